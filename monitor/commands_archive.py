@@ -1,0 +1,150 @@
+"""Commands that read the archive: ``search``, ``show``, ``sources``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from monitor.cli import ConfigOpt, DbOpt, app, open_config, parse_when
+from monitor.errors import NewsmonError
+from monitor.output import Format, write_records
+from storage.db import Archive
+from storage.search import SearchRequest, load_rows, search
+from storage.sources import source_health
+
+out = Console()
+SEARCH_COLUMNS = ("id", "published", "source", "topics", "title")
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[
+        str | None, typer.Argument(help='e.g. nickel AND (Indonesia OR "HPAL") NOT tesla*')
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", "-t", help="Only this topic; repeatable.")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source name; repeatable.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or 2026-03-01")] = None,
+    until: Annotated[str | None, typer.Option(help="a date or ISO time (exclusive)")] = None,
+    language: Annotated[str | None, typer.Option("--lang", help="ISO 639-1 code, e.g. ja")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Minimum topic score")] = None,
+    sort: Annotated[str, typer.Option(help="relevance or date")] = "relevance",
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Search the archive; without a query, list the newest articles.
+
+    Examples: newsmon search nickel --topic ev_supply_chain --since 30d;
+    newsmon search --format json --limit 5
+    """
+    if sort not in ("relevance", "date"):
+        raise NewsmonError("--sort must be relevance or date")
+    request = SearchRequest(
+        query=query, topics=tuple(topic or ()), sources=tuple(source or ()), language=language,
+        since=parse_when(since, option="--since"), until=parse_when(until, option="--until"),
+        min_score=min_score, sort=sort, limit=limit, offset=offset,  # type: ignore[arg-type]
+    )  # fmt: skip
+    archive = Archive(open_config(config, db).resolve_storage_url())
+    try:
+        with archive.reader() as session:
+            rows = search(session, request)
+    finally:
+        archive.close()
+    records = [row.to_json() for row in rows]
+    if fmt is Format.table:
+        for record in records:
+            record["published"] = (record["published"] or record["fetched"])[:16].replace("T", " ")
+        write_records(records, fmt, columns=SEARCH_COLUMNS, title=f"{len(records)} articles")
+    else:
+        write_records(records, fmt, columns=list(records[0]) if records else ["id"])
+
+
+@app.command("show")
+def show_command(
+    article_id: Annotated[int, typer.Argument(help="Article id (from search).")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """One article: metadata, every source that carried it, topics and why they matched."""
+    from storage.models import Article
+
+    archive = Archive(open_config(config, db).resolve_storage_url())
+    try:
+        with archive.reader() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                raise NewsmonError(f"no article with id {article_id}")
+            row = load_rows(session, [article_id])[0]
+            tags = [(t.topic, t.score, t.explanation) for t in article.tags]
+            urls = [u.url for u in article.urls]
+            text, note = article.text, article.extraction_note
+    finally:
+        archive.close()
+    out.print(f"[bold]{escape(row.title)}[/bold]")
+    out.print(f"{row.url}")
+    published = row.published.isoformat(timespec="minutes") if row.published else "unknown"
+    out.print(f"published {published} · fetched {row.fetched.isoformat(timespec='minutes')}"
+              f" · language {row.language or '?'} · extraction {row.extraction}")  # fmt: skip
+    if note:
+        out.print(f"[yellow]{escape(note)}[/yellow]")
+    out.print(f"sources: {escape(', '.join(row.sources))}")
+    if len(urls) > 1:
+        out.print("also at: " + ", ".join(u for u in urls if u != row.url))
+    out.print()
+    if not tags:
+        out.print("topics: none")
+    for topic, score, explanation in tags:
+        out.print(f"[green]{topic}[/green] score {score:.2f}: {escape(_explain(explanation))}")
+    out.print()
+    out.print(escape(text))
+
+
+def _explain(explanation: dict) -> str:
+    from monitor.rules import Tag
+
+    try:
+        return Tag.from_json(explanation).explanation()
+    except Exception:  # an explanation stored by an older rule engine
+        return str(explanation)
+
+
+@app.command("sources")
+def sources_command(
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Health of every source: last success, last error, consecutive failures, articles."""
+    cfg = open_config(config, db)
+    archive = Archive(cfg.resolve_storage_url())
+    try:
+        from monitor.poller import Monitor
+
+        Monitor(cfg, archive=archive).sync_sources()
+        with archive.reader() as session:
+            health = source_health(session)
+    finally:
+        archive.close()
+    records = [
+        {
+            "name": h.name, "kind": h.kind, "enabled": h.enabled, "articles": h.articles,
+            "last_success": _when(h.last_success_at), "failures": h.consecutive_failures,
+            "last_error": h.last_error if h.consecutive_failures else "", "url": h.url,
+        }
+        for h in health
+    ]  # fmt: skip
+    columns = ["name", "kind", "enabled", "articles", "last_success", "failures", "last_error"]
+    write_records(records, fmt, columns=columns if fmt is Format.table else [*columns, "url"])
+
+
+def _when(moment) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

@@ -1,0 +1,166 @@
+"""The long-lived daemon: APScheduler polls every source on its own interval.
+
+One asyncio loop (Twisted's asyncio reactor underneath) runs the scheduler and
+every crawl. Each source is one job with ``max_instances=1``, so a slow source
+never overlaps itself and never delays the others. SIGTERM/SIGINT stop new
+polls, let in-flight ones finish (each article is already committed as it
+arrives), and return so the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import make_url
+
+from monitor.errors import StorageError
+from monitor.poller import Monitor, PollReport
+
+log = logging.getLogger("newsmon.daemon")
+SHUTDOWN_GRACE_S = 60.0
+FIRST_POLL_SPREAD_S = 10.0
+
+
+class DaemonLock:
+    """One daemon per SQLite archive, enforced by an flock the kernel drops on any exit."""
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self.path: Path | None = None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self.path = Path(url.database).with_suffix(Path(url.database).suffix + ".lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StorageError(
+                f"another newsmon daemon (pid {holder}) is already running on this archive "
+                f"({self.path.with_suffix('')}); stop it first or use another --db"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class Daemon:
+    def __init__(
+        self,
+        monitor: Monitor,
+        *,
+        extra_jobs: list[Callable[[AsyncIOScheduler], None]] | None = None,
+    ):
+        self.monitor = monitor
+        self.extra_jobs = extra_jobs or []
+        self.scheduler: AsyncIOScheduler | None = None
+        self.polls_done = 0
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self.on_poll: list[Callable[[list[PollReport]], Awaitable[None] | None]] = []
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        stop = stop or asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+                loop.add_signal_handler(sig, stop.set)
+        self.monitor.sync_sources()
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self.scheduler = scheduler
+        config = self.monitor.config
+        now = datetime.now(UTC)
+        specs = self.monitor.specs()
+        for spec in specs:
+            source = next(s for s in config.sources if s.name == spec.name)
+            interval = config.interval_of(source)
+            scheduler.add_job(
+                self._poll_source,
+                IntervalTrigger(seconds=interval, jitter=interval * config.schedule.jitter),
+                args=[spec.name],
+                id=f"poll:{spec.name}",
+                name=f"poll {spec.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(interval),
+                next_run_time=now
+                + timedelta(seconds=random.uniform(0, min(FIRST_POLL_SPREAD_S, interval))),
+            )
+        for add_job in self.extra_jobs:
+            add_job(scheduler)
+        scheduler.start()
+        log.info("daemon started: %d sources scheduled", len(specs))
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: no new polls; waiting for %d in flight", len(self._inflight))
+            scheduler.shutdown(wait=False)
+            if self._inflight:
+                _done, pending = await asyncio.wait(self._inflight, timeout=SHUTDOWN_GRACE_S)
+                if pending:
+                    log.warning(
+                        "%d polls still running after %ss; exiting", len(pending), SHUTDOWN_GRACE_S
+                    )
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            log.info("daemon stopped after %d polls", self.polls_done)
+
+    async def _poll_source(self, name: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            reports = await self.monitor.poll([name])
+            self.polls_done += 1
+            for item in reports:
+                log_report(item)
+            for callback in self.on_poll:
+                result = callback(reports)
+                if asyncio.iscoroutine(result):
+                    await result
+        except Exception:
+            log.exception("poll of %s failed", name)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+
+def log_report(item: PollReport) -> None:
+    if item.status == "failed":
+        log.warning("poll %s: failed: %s", item.name, item.error)
+    else:
+        log.info(
+            "poll %s: %s, %d new, %d known, %d entries (%.1fs)",
+            item.name,
+            item.status.replace("_", " "),
+            item.new,
+            item.known,
+            item.entries,
+            item.seconds,
+        )
