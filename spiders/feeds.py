@@ -48,7 +48,7 @@ def parse_feed(
     parsed = feedparser.parse(
         io.BytesIO(body), response_headers={**headers, "content-location": url}
     )
-    if not parsed.version and not parsed.entries:
+    if not parsed.entries and (not parsed.version or parsed.get("bozo")):
         raise ParseError(_why_not_a_feed(body, parsed))
     language = parsed.feed.get("language")
     entries = [_entry_from_feedparser(raw, language) for raw in parsed.entries[:max_entries]]

@@ -1,0 +1,125 @@
+"""Shared fixtures: a real local news server, configs written as YAML, an opened archive."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.config import Config, load_config
+from monitor.demo.server import SiteServer
+from monitor.poller import Monitor, PollReport
+from tests import reactor
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+FAST_FETCH = {
+    "download_delay": 0,
+    "autothrottle": False,
+    "concurrent_per_domain": 8,
+    "timeout": 5,
+    "retries": 0,
+    "obey_robots": True,
+}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SiteServer]:
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path/site`` plus scripted routes."""
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as server:
+        yield server
+
+
+def write_config(tmp_path: Path, **sections: Any) -> Path:
+    data = {"storage": {"url": f"sqlite:///{tmp_path / 'archive.db'}"}, "fetch": FAST_FETCH}
+    data.update(sections)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_monitor(tmp_path: Path) -> Iterator[Any]:
+    """Build a Monitor from config sections written to a real YAML file."""
+    made: list[Monitor] = []
+
+    def factory(**sections: Any) -> Monitor:
+        config = load_config(write_config(tmp_path, **sections))
+        monitor = Monitor(config)
+        monitor.sync_sources()
+        made.append(monitor)
+        return monitor
+
+    yield factory
+    for monitor in made:
+        monitor.close()
+
+
+def poll(monitor: Monitor, names: list[str] | None = None) -> dict[str, PollReport]:
+    reports = reactor.run(lambda: monitor.poll(names))
+    return {r.name: r for r in reports}
+
+
+def rss(items: list[dict[str, str]], *, title: str = "Test feed") -> bytes:
+    """A small RSS 2.0 document; items take title, link, guid, description, pubDate."""
+    body = "".join(
+        "<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>" for item in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>http://example.org/</link><description>t</description>"
+        f"{body}</channel></rss>"
+    ).encode()
+
+
+def article_html(
+    title: str, paragraphs: list[str], *, canonical: str | None = None, lang: str = "en"
+) -> bytes:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    nav = '<a href="/">Home</a> <a href="/world">World</a> <a href="/business">Business</a>'
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<title>{title}</title>{link}<meta name="author" content="Test Writer"></head>'
+        f"<body><header><nav>{nav}</nav></header>"
+        f"<main><article><h1>{title}</h1>{body}</article></main>"
+        "<footer><p>Copyright Example News. All rights reserved.</p></footer></body></html>"
+    ).encode()
+
+
+def filler(topic_sentence: str, n: int = 4) -> list[str]:
+    """Paragraphs long enough for extraction, around one sentence that carries the topic."""
+    extra = (
+        "Officials described the plans in detail at a briefing on Tuesday, adding that further "
+        "announcements would follow over the coming weeks as negotiations with partners continue."
+    )
+    return [topic_sentence] + [f"{extra} Point {i} of the statement was noted." for i in range(n)]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test (skips when NEWSMON_TEST_PG_URL is unset)."""
+    base = os.environ.get("NEWSMON_TEST_PG_URL")
+    if not base:
+        pytest.skip("NEWSMON_TEST_PG_URL is not set (PostgreSQL tests need a server)")
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+__all__ = ["SHARED", "Config", "article_html", "filler", "poll", "rss", "write_config"]
