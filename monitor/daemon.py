@@ -107,7 +107,7 @@ class Daemon:
                 name=f"poll {spec.name}",
                 max_instances=1,
                 coalesce=True,
-                misfire_grace_time=int(interval),
+                misfire_grace_time=max(1, int(interval)),
                 next_run_time=now
                 + timedelta(seconds=random.uniform(0, min(FIRST_POLL_SPREAD_S, interval))),
             )

@@ -45,6 +45,10 @@ def parse_feed(
     if looks_like_json(body, content_type):
         return parse_json_feed(body, max_entries=max_entries), "json"
     refuse_entity_declarations(body)
+    if not content_type:
+        # An unlabelled document is read as XML says (BOM, then declaration, then UTF-8);
+        # feedparser would otherwise assume ISO-8859-1 and flag the feed as broken.
+        headers = {**headers, "content-type": "application/xml"}
     parsed = feedparser.parse(
         io.BytesIO(body), response_headers={**headers, "content-location": url}
     )
@@ -93,7 +97,7 @@ def _entry_from_feedparser(raw: Any, feed_language: str | None) -> Entry:
     when = raw.get("published_parsed") or raw.get("updated_parsed")
     detail = raw.get("title_detail") or {}
     return Entry(
-        url=link,
+        url=web_url(link),
         guid=guid,
         title=plain_text(raw.get("title")),
         summary=plain_text(summary),
@@ -101,6 +105,13 @@ def _entry_from_feedparser(raw: Any, feed_language: str | None) -> Entry:
         author=raw.get("author"),
         language=detail.get("language") or feed_language,
     )
+
+
+def web_url(value: object) -> str | None:
+    """Only http(s) links are followed; ``tag:`` ids and the like are identities, not URLs."""
+    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+        return value.strip()
+    return None
 
 
 def parse_json_feed(body: bytes, *, max_entries: int) -> list[Entry]:
@@ -125,7 +136,7 @@ def _json_entry(item: dict[str, Any], language: str | None) -> Entry:
     author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None)
     summary = item.get("summary") or item.get("content_text") or item.get("content_html") or ""
     return Entry(
-        url=item.get("url") or item.get("external_url"),
+        url=web_url(item.get("url") or item.get("external_url")),
         guid=str(item["id"]) if item.get("id") is not None else None,
         title=plain_text(str(item.get("title") or "")),
         summary=plain_text(str(summary)),

@@ -1,0 +1,120 @@
+"""The daemon polls on schedule inside one process, stops cleanly, and runs alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from sqlalchemy import func, select
+
+from monitor.daemon import Daemon
+from monitor.demo.server import Route
+from storage.models import Article
+from tests import reactor
+from tests.conftest import REPO, article_html, filler, rss, write_config
+
+
+def test_three_scheduled_polls_in_one_process_add_exactly_the_new_articles(site, make_monitor):
+    items: list[dict[str, str]] = []
+
+    def add_entries(count: int) -> None:
+        for _ in range(count):
+            n = len(items) + 1
+            items.insert(0, {"title": f"Story {n}", "link": site.url(f"s{n}.html"), "guid": str(n)})
+            site.routes[f"/s{n}.html"] = Route(
+                body=article_html(f"Story {n}", filler(f"Story number {n} on nickel supply."))
+            )
+
+    add_entries(1)
+    site.routes["/feed.xml"] = Route(body=lambda: rss(items))
+    monitor = make_monitor(
+        schedule={"min_interval": 0.2, "jitter": 0},
+        sources=[{"name": "Wire", "url": site.url("feed.xml"), "interval": 0.5}],
+    )
+    daemon = Daemon(monitor)
+    new_per_poll: list[int] = []
+    enough = threading.Event()
+    holder: dict[str, asyncio.Event] = {}
+
+    def after_poll(reports) -> None:
+        new_per_poll.append(reports[0].new)
+        if len(new_per_poll) >= 4:
+            enough.set()
+            holder["stop"].set()
+        else:
+            add_entries(len(new_per_poll) + 1)
+
+    daemon.on_poll.append(after_poll)
+
+    async def main() -> None:
+        holder["stop"] = asyncio.Event()
+        await daemon.run(holder["stop"])
+
+    finished = reactor.submit(main)
+    assert enough.wait(60), f"daemon made only {len(new_per_poll)} polls"
+    finished.result(30)
+
+    assert new_per_poll == [1, 2, 3, 4]
+    with monitor.archive.reader() as session:
+        assert session.execute(select(func.count()).select_from(Article)).scalar_one() == 10
+
+
+def _daemon(config_path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "daemon", "--config", str(config_path), *extra],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site):
+    site.routes["/feed.xml"] = Route(body=rss([{"title": "One", "link": site.url("one.html")}]))
+    site.routes["/one.html"] = Route(body=article_html("One", filler("A story about cobalt.")))
+    config = write_config(
+        tmp_path,
+        schedule={"min_interval": 0.5},
+        sources=[{"name": "Wire", "url": site.url("feed.xml"), "interval": 1}],
+    )
+    first = _daemon(config)
+    try:
+        deadline = time.time() + 30
+        while site.hits["/one.html"] == 0 and time.time() < deadline:
+            time.sleep(0.1)
+        assert site.hits["/one.html"] == 1
+        twin = _daemon(config)
+        output, _ = twin.communicate(timeout=30)
+        assert twin.returncode != 0
+        assert "another newsmon daemon" in output and str(first.pid) in output
+    finally:
+        first.send_signal(signal.SIGTERM)
+        output, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, output
+    assert "daemon stopped" in output
+    assert "Traceback" not in output
+
+
+def test_a_killed_daemon_leaves_no_stale_lock(tmp_path, site):
+    site.routes["/feed.xml"] = Route(body=rss([]))
+    config = write_config(tmp_path, sources=[{"name": "Wire", "url": site.url("feed.xml")}])
+    first = _daemon(config)
+    deadline = time.time() + 30
+    while site.hits["/feed.xml"] == 0 and time.time() < deadline:
+        time.sleep(0.1)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(10)
+    second = _daemon(config)
+    try:
+        while site.hits["/feed.xml"] < 2 and time.time() < deadline + 30:
+            time.sleep(0.1)
+        assert site.hits["/feed.xml"] >= 2
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+    assert second.returncode == 0
