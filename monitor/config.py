@@ -85,6 +85,9 @@ class FetchSettings(Strict):
     max_redirects: int = Field(5, ge=0, le=20)
     max_entries: int = Field(300, ge=1, description="newest entries taken from one feed poll")
     fetch_articles: bool = True
+    extract_processes: int | None = Field(
+        None, ge=0, le=32, description="worker processes for text extraction; 0: in a thread"
+    )
 
     def resolved_user_agent(self, version: str) -> str:
         return self.user_agent or f"newsmon/{version} (+{self.contact})"

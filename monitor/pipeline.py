@@ -21,20 +21,23 @@ from monitor.rules import Classifier, Document, Tag
 from monitor.urls import canonical_url, content_fingerprint, title_key
 from spiders.items import FetchedArticle, PollOutcome
 from storage.articles import (
+    NewArticle,
+    StoredArticle,
     add_urls,
-    article_by_fingerprint,
-    article_by_urls,
+    articles_of_urls,
+    find_article,
+    insert_article,
     link_source,
-    replace_tags,
-    story_for,
+    unlinked_articles,
 )
 from storage.db import Archive
-from storage.models import Article, Source
+from storage.models import Source
 from storage.sources import record_poll
 
 log = logging.getLogger(__name__)
 FUTURE_TOLERANCE = timedelta(hours=2)
-ArticleHook = Callable[[Session, Article, Sequence[Tag]], None]
+OUTCOME_BATCH = 200
+ArticleHook = Callable[[Session, StoredArticle, Sequence[Tag]], None]
 
 
 def utcnow() -> datetime:
@@ -61,14 +64,20 @@ class ArchiveSink:
         self.on_new_article = list(on_new_article)
         self.clock = clock
         self.stored: list[int] = []
+        self._outcomes: list[tuple[PollOutcome, datetime]] = []
 
-    def is_known(self, source_id: int, url: str) -> bool:
-        with self.archive.session() as session:
-            article = article_by_urls(session, [canonical_url(url)])
-            if article is None:
-                return False
-            link_source(session, article.id, source_id, url, self.clock())
-            return True
+    def known_urls(self, source_id: int, urls: list[str]) -> set[str]:
+        canonical = {url: canonical_url(url) for url in urls}
+        with self.archive.reader() as session:
+            owners = articles_of_urls(session, set(canonical.values()))
+            unlinked = unlinked_articles(session, source_id, set(owners.values()))
+        if unlinked:  # a write transaction only when a source meets a stored article anew
+            with self.archive.session() as session:
+                for url, key in canonical.items():
+                    if owners.get(key) in unlinked:
+                        link_source(session, owners[key], source_id, url, self.clock())
+                        unlinked.discard(owners[key])
+        return {url for url, key in canonical.items() if key in owners}
 
     def accept_article(self, fetched: FetchedArticle) -> bool:
         with self.archive.session() as session:
@@ -76,53 +85,68 @@ class ArchiveSink:
 
     def _store(self, session: Session, fetched: FetchedArticle) -> bool:
         now = self.clock()
-        urls = [
-            canonical_url(u) for u in (fetched.canonical_url, fetched.url, *fetched.aliases) if u
-        ]
+        claimed = trusted_canonical(fetched.canonical_url)
+        urls = [canonical_url(u) for u in (claimed, fetched.url, *fetched.aliases) if u]
         if not urls:
             urls = [synthetic_url(fetched)]
+        urls = list(dict.fromkeys(urls))
         fingerprint = content_fingerprint(fetched.title, fetched.text)
-        existing = article_by_urls(session, urls) or article_by_fingerprint(session, fingerprint)
+        source_url = fetched.url or urls[0]
+        existing = find_article(session, urls, fingerprint)
         if existing is not None:
             add_urls(session, existing, urls)
-            link_source(session, existing.id, fetched.source_id, fetched.url or urls[0], now)
+            link_source(session, existing, fetched.source_id, source_url, now)
             return False
 
-        published = sane_date(fetched.published, now)
-        moment = published or now
-        article = Article(
+        language = (fetched.language or "").split("-")[0].lower() or None
+        title, text = fetched.title.strip(), fetched.text.strip()
+        tags = self.classifier.classify(Document(title=title, text=text, language=language))
+        new = NewArticle(
             canonical_url=urls[0],
-            title=fetched.title.strip(),
-            text=fetched.text.strip(),
+            title=title,
+            text=text,
             summary=fetched.entry.summary[:2000],
             author=fetched.author,
-            language=(fetched.language or "").split("-")[0].lower() or None,
-            published_at=published,
+            language=language,
+            published_at=sane_date(fetched.published, now),
             fetched_at=now,
             extraction=fetched.extraction,
             extraction_note=fetched.note,
             content_hash=fingerprint,
-            story_id=story_for(session, title_key(fetched.title), moment).id,
+            title_key=title_key(title),
         )
-        session.add(article)
-        session.flush()
-        add_urls(session, article, urls)
-        link_source(session, article.id, fetched.source_id, fetched.url or urls[0], now)
-        tags = self.classifier.classify(
-            Document(title=article.title, text=article.text, language=article.language)
+        stored = insert_article(
+            session,
+            new,
+            urls=urls,
+            source_id=fetched.source_id,
+            source_url=source_url,
+            tags=[(t.topic, t.score, t.to_json()) for t in tags],
         )
-        replace_tags(session, article, [(t.topic, t.score, t.to_json()) for t in tags], now)
         for hook in self.on_new_article:
-            hook(session, article, tags)
-        session.flush()
-        self.stored.append(article.id)
+            hook(session, stored, tags)
+        self.stored.append(stored.id)
         return True
 
     def finish_source(self, outcome: PollOutcome) -> None:
+        """Outcomes are written in batches: one transaction per 200 sources, not per source.
+
+        Delaying is safe: a source's validators are stored after its articles, and
+        an outcome lost in a crash only means the next poll fetches in full.
+        """
+        self._outcomes.append((outcome, self.clock()))
+        if len(self._outcomes) >= OUTCOME_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._outcomes = self._outcomes, []
+        if not pending:
+            return
         with self.archive.session() as session:
-            source = session.get(Source, outcome.source_id)
-            if source is not None:
-                record_poll(session, source, outcome, self.clock())
+            for outcome, at in pending:
+                source = session.get(Source, outcome.source_id)
+                if source is not None:
+                    record_poll(session, source, outcome, at)
 
 
 def sane_date(value: datetime | None, now: datetime) -> datetime | None:

@@ -18,6 +18,7 @@ from monitor.config import Config
 from monitor.pipeline import ArchiveSink, ArticleHook, utcnow
 from monitor.rules import Classifier, compile_rules
 from spiders.crawl import crawl
+from spiders.extract import Extractor
 from spiders.items import PollOutcome, SourceSpec
 from storage.db import Archive
 from storage.models import Source
@@ -52,6 +53,7 @@ class Monitor:
         self.classifier = classifier or compile_rules(config.topics)
         self.sink = ArchiveSink(self.archive, self.classifier, on_new_article=on_new_article)
         self.crawl_overrides: dict[str, Any] = {}
+        self.extractor = Extractor(config.fetch.extract_processes)
 
     def sync_sources(self) -> dict[str, int]:
         """Mirror config.yaml's sources into the archive; name → id."""
@@ -105,18 +107,23 @@ class Monitor:
         on_source_done: Callable[[PollOutcome], None] | None = None,
     ) -> list[PollReport]:
         specs = self.specs(names)
-        outcomes = await crawl(
-            specs,
-            self.sink,
-            self.config.fetch,
-            version=__version__,
-            overrides=self.crawl_overrides,
-            on_source_done=on_source_done,
-        )
+        try:
+            outcomes = await crawl(
+                specs,
+                self.sink,
+                self.config.fetch,
+                version=__version__,
+                overrides=self.crawl_overrides,
+                on_source_done=on_source_done,
+                extractor=self.extractor,
+            )
+        finally:
+            self.sink.flush()
         by_id = {spec.id: spec for spec in specs}
         return [report(by_id[o.source_id].name, o) for o in outcomes]
 
     def close(self) -> None:
+        self.extractor.close()
         self.archive.close()
 
 

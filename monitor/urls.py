@@ -62,7 +62,7 @@ def content_fingerprint(title: str, text: str) -> str | None:
     """Same words in the same order → same fingerprint; None for texts too short to trust."""
     if len(text) < MIN_FINGERPRINT_CHARS:
         return None
-    words = _WORDS.findall(fold(text))
+    words = _WORDS.findall(text.casefold())
     return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed
 
+from spiders.extract import Extractor
 from spiders.items import PollOutcome, Sink, SourceSpec
 from spiders.settings import scrapy_settings
 from spiders.source_spider import SourceSpider
@@ -65,6 +66,7 @@ async def crawl(
     version: str,
     overrides: dict[str, Any] | None = None,
     on_source_done: Callable[[PollOutcome], None] | None = None,
+    extractor: Extractor | None = None,
 ) -> list[PollOutcome]:
     """Poll ``sources`` once, delivering to ``sink``; one outcome per source."""
     specs = list(sources)
@@ -79,6 +81,7 @@ async def crawl(
         sink=sink,
         max_entries=fetch.max_entries,
         on_source_done=on_source_done,
+        extractor=extractor,
     )
     spider: SourceSpider = crawler.spider  # type: ignore[assignment]
     return [spider.outcomes[spec.id] for spec in specs if spec.id in spider.outcomes]

@@ -2,7 +2,7 @@
 
 Spiders know nothing of the database: they receive :class:`SourceSpec` values,
 hand :class:`FetchedArticle` and :class:`PollOutcome` values to a :class:`Sink`,
-and ask it one question, "is this URL already stored?", so a feed poll never
+and ask it one question, "which of these URLs are stored?", so a feed poll never
 downloads a page it already has.
 """
 
@@ -88,8 +88,8 @@ class PollOutcome:
 class Sink(Protocol):
     """Where spiders deliver; implemented by :mod:`monitor.pipeline`."""
 
-    def is_known(self, source_id: int, url: str) -> bool:
-        """True if ``url`` leads to a stored article (and link it to this source)."""
+    def known_urls(self, source_id: int, urls: list[str]) -> set[str]:
+        """Those of ``urls`` that lead to stored articles (now also linked to this source)."""
 
     def accept_article(self, article: FetchedArticle) -> bool:
         """Store an article; True if it was new to the archive."""

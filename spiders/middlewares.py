@@ -14,7 +14,9 @@ import time
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
 
 MAX_INLINE_WAIT_S = 30.0
 
@@ -79,3 +81,31 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def _delay(self, retry: Request) -> float:
         attempt = retry.meta.get("retry_times", 1)
         return min(self.backoff_base * 2 ** (attempt - 1), MAX_INLINE_WAIT_S)
+
+
+_ROBOTS: dict[str, tuple[float, object]] = {}
+
+
+class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt handling, remembered across crawls for ``NEWSMON_ROBOTS_TTL``.
+
+    The daemon starts a crawler per poll; without this, every poll of every feed
+    would first fetch the host's robots.txt again. Failed fetches (no parser:
+    everything allowed) are remembered for a tenth of the time.
+    """
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.ttl = crawler.settings.getfloat("NEWSMON_ROBOTS_TTL", 3600.0)
+
+    async def robot_parser(self, request: Request):
+        netloc = urlparse_cached(request).netloc
+        now = time.monotonic()
+        cached = _ROBOTS.get(netloc)
+        if cached is not None:
+            fetched_at, parser = cached
+            if now - fetched_at < (self.ttl if parser is not None else self.ttl / 10):
+                return parser
+        parser = await super().robot_parser(request)
+        _ROBOTS[netloc] = (now, parser)
+        return parser

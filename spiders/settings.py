@@ -47,9 +47,31 @@ def scrapy_settings(fetch: FetchSettings, *, version: str) -> dict[str, Any]:
             "twisted.web._newclient.ResponseNeverReceived",
         ],
         "NEWSMON_RETRY_BACKOFF": fetch.retry_backoff,
+        # Every middleware runs for every request; the ones a news poller has no use
+        # for are switched off (feeds link anywhere, so there is no offsite filter).
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "spiders.middlewares.BackoffRetryMiddleware": 550,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "spiders.middlewares.CachedRobotsTxtMiddleware": 100,
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+            "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+        },
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        "EXTENSIONS": {
+            "scrapy.extensions.logstats.LogStats": None,
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.memdebug.MemoryDebugger": None,
+            "scrapy.extensions.feedexport.FeedExporter": None,
+            "scrapy.extensions.spiderstate.SpiderState": None,
+            "scrapy.extensions.closespider.CloseSpider": None,
         },
         # Only the web: a redirect or link to file://, ftp:// or s3:// must never be followed.
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
@@ -66,4 +88,7 @@ def scrapy_settings(fetch: FetchSettings, *, version: str) -> dict[str, Any]:
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
         "DEPTH_LIMIT": 0,
+        # Callbacks hand their output to the archive themselves; 100 parallel item
+        # workers per response (the default) only churn the event loop.
+        "CONCURRENT_ITEMS": 4,
     }

@@ -13,7 +13,6 @@ pipeline) for the same reason: the order "articles, then the outcome" is exact.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from twisted.python.failure import Failure
 
 from monitor.errors import ParseError
 from spiders.errors import describe_failure
-from spiders.extract import extract_page
+from spiders.extract import Extractor
 from spiders.feeds import parse_feed
 from spiders.items import Entry, FetchedArticle, PollOutcome, Sink, SourceSpec
 from spiders.listing import discover_feed, guess_article_links, select_links
@@ -44,9 +43,11 @@ class SourceSpider(scrapy.Spider):
         sink: Sink,
         max_entries: int = 300,
         on_source_done: Callable[[PollOutcome], None] | None = None,
+        extractor: Extractor | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.extractor = extractor or Extractor(0)
         self.sources = list(sources)
         self.sink = sink
         self.max_entries = max_entries
@@ -204,26 +205,28 @@ class SourceSpider(scrapy.Spider):
     def _follow(self, spec: SourceSpec, entries: list[Entry]) -> Iterable[Request]:
         outcome = self.outcomes[spec.id]
         seen = self._seen[spec.id]
+        fresh = []
         for entry in entries:
             outcome.entries += 1
             key = entry.url or entry.guid or entry.title
-            if not key or key in seen:
-                continue
-            seen.add(key)
-            if entry.url and self.sink.is_known(spec.id, entry.url):
+            if key and key not in seen:
+                seen.add(key)
+                fresh.append(entry)
+        known = self.sink.known_urls(spec.id, [e.url for e in fresh if e.url])
+        for entry in fresh:
+            if entry.url in known:
                 outcome.known += 1
-                continue
-            if not entry.url or not spec.fetch_articles:
+            elif not entry.url or not spec.fetch_articles:
                 reason = None if entry.url else "the feed entry has no link"
                 self._store(spec, feed_only(spec, entry, note=reason))
-                continue
-            yield self._request(
-                spec,
-                entry.url,
-                callback=self.parse_article,
-                errback=self.article_failed,
-                meta={"entry": entry, "handle_httpstatus_list": []},
-            )
+            else:
+                yield self._request(
+                    spec,
+                    entry.url,
+                    callback=self.parse_article,
+                    errback=self.article_failed,
+                    meta={"entry": entry, "handle_httpstatus_list": []},
+                )
 
     async def parse_article(self, response: Response) -> None:
         spec: SourceSpec = response.meta["spec"]
@@ -232,7 +235,7 @@ class SourceSpider(scrapy.Spider):
             if not isinstance(response, TextResponse):
                 article = feed_only(spec, entry, note="the link is not an HTML page", failed=True)
             else:
-                page = await asyncio.to_thread(extract_page, response.text, response.url)
+                page = await self.extractor.extract(response.text, response.url)
                 article = article_from_page(spec, entry, response.url, page)
             self._store(spec, article)
         except Exception as exc:

@@ -25,6 +25,7 @@ FAST_FETCH = {
     "timeout": 5,
     "retries": 0,
     "obey_robots": True,
+    "extract_processes": 1,
 }
 
 
