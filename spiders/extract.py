@@ -9,15 +9,18 @@ core, and a crashed worker costs one article, not the daemon.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html as html_lib
 import logging
 import multiprocessing
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import trafilatura
@@ -29,6 +32,7 @@ _HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.I
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 MIN_TEXT_CHARS = 80
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -116,15 +120,19 @@ class Extractor:
         return self._pool
 
     async def extract(self, html: str, url: str) -> ExtractedPage:
-        if self.processes <= 0:
-            return await asyncio.to_thread(extract_page, html, url)
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor(), extract_page, html, url)
+            return await self.run(extract_page, html, url)
         except BrokenProcessPool:
             log.warning("an extraction worker died on %s; restarting the pool", url)
             self.close()
             return ExtractedPage("", "", None, None, None, None)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Any picklable CPU-bound call (feed parsing too) off the event loop."""
+        call = functools.partial(fn, *args, **kwargs)
+        if self.processes <= 0:
+            return await asyncio.to_thread(call)
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -136,9 +136,10 @@ def test_feedparser_charset_cases(site, make_monitor, monkeypatch):
         return result
 
     monkeypatch.setattr(spiders.feeds.feedparser, "parse", recording_parse)
+    # Parsing in a thread (not the worker processes) so the recording wrapper sees each result.
     monitor = make_monitor(
         fetch={"fetch_articles": False, "download_delay": 0, "autothrottle": False,
-               "concurrent_per_domain": 16, "retries": 0},
+               "concurrent_per_domain": 16, "retries": 0, "extract_processes": 0},
         sources=[{"name": name, "url": url} for url, (name, _e) in expectations.items()],
     )  # fmt: skip
 
