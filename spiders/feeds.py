@@ -56,7 +56,10 @@ def parse_feed(
         raise ParseError(_why_not_a_feed(body, parsed))
     language = parsed.feed.get("language")
     entries = [_entry_from_feedparser(raw, language) for raw in parsed.entries[:max_entries]]
-    return entries, parsed.version or "unknown"
+    usable = [e for e in entries if e.url or e.guid or e.title]
+    if parsed.get("bozo") and not usable:
+        raise ParseError(_why_not_a_feed(body, parsed))
+    return usable, parsed.version or "unknown"
 
 
 def refuse_entity_declarations(body: bytes) -> None:

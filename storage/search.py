@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy import column, exists, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleSource, Source, Tag
 from storage.query_syntax import parse_query, to_fts5
 
 Sort = Literal["relevance", "date"]
+_FTS = table("articles_fts", column("rowid"))
+# Title hits weigh four times body hits; the snippet comes from whichever column matched.
+_RANK = literal_column("bm25(articles_fts, 4.0, 1.0)").label("rank")
+_SNIPPET = literal_column("snippet(articles_fts, -1, '[', ']', '…', 16)").label("snip")
 
 
 @dataclass(frozen=True)
@@ -78,21 +82,16 @@ def search(session: Session, request: SearchRequest) -> list[ArticleRow]:
     columns: list[Any] = [Article.id]
     statement = select(*columns)
     if node is not None:
-        fts = text("articles_fts").columns()
         match = to_fts5(node)
         statement = (
-            select(
-                Article.id,
-                text("bm25(articles_fts, 4.0, 1.0) AS rank"),
-                text("snippet(articles_fts, 1, '[', ']', '…', 16) AS snip"),
-            )
-            .select_from(fts)
-            .join(Article, text("articles.id = articles_fts.rowid"))
+            select(Article.id, _RANK, _SNIPPET)
+            .select_from(_FTS)
+            .join(Article, Article.id == _FTS.c.rowid)
             .where(text("articles_fts MATCH :match").bindparams(match=match))
         )
     statement = statement.where(*_filters(request, when))
     if node is not None and request.sort == "relevance":
-        statement = statement.order_by(text("rank"), Article.id.desc())
+        statement = statement.order_by(_RANK, Article.id.desc())
     else:
         statement = statement.order_by(when.desc(), Article.id.desc())
     statement = statement.limit(request.limit).offset(request.offset)

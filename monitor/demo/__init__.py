@@ -1,9 +1,9 @@
 """``newsmon demo``: the whole product, offline, in under a minute.
 
-A bundled set of fictional news sites (``site/``: feeds of every kind, article
-pages, a listing page, a syndicated story, a broken feed) is served on
-127.0.0.1 and polled by the real pipeline into a demo archive, with the topics
-of the user's config.
+A bundled set of fictional news sites (``stories.yaml`` rendered by ``site.py``:
+feeds of every kind, article pages, a listing page, syndicated stories, a page
+with no text, a missing page, a broken feed) is served on 127.0.0.1 and polled
+by the real pipeline into a demo archive, with the topics of the user's config.
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from monitor.config import Config, SourceConfig, load_config
-from monitor.demo.server import PLACEHOLDER, SiteServer
+from monitor.demo.server import SiteServer
+from monitor.demo.site import build_routes, demo_source_list
 from monitor.errors import ConfigError
 
-SITE = Path(__file__).with_name("site")
 DEMO_FETCH = {
     "download_delay": 0,
     "autothrottle": False,
@@ -32,9 +31,7 @@ DEMO_FETCH = {
 
 
 def demo_sources(base_url: str) -> list[SourceConfig]:
-    text = (SITE / "sources.yaml").read_text(encoding="utf-8")
-    text = text.replace(PLACEHOLDER.decode(), base_url)
-    return [SourceConfig.model_validate(item) for item in yaml.safe_load(text)]
+    return [SourceConfig.model_validate(item) for item in demo_source_list(base_url)]
 
 
 def demo_config(base: Config, *, base_url: str, db_url: str) -> Config:
@@ -71,7 +68,8 @@ def run_demo(
     base = load_config(path)
     if not keep:
         reset_sqlite(db_url)
-    with SiteServer(SITE, port=port) as server:
+    with SiteServer(port=port) as server:
+        server.routes.update(build_routes(server.base_url))
         config = demo_config(base, base_url=server.base_url, db_url=db_url)
         console.print(f"Serving the bundled demo news sites at {server.base_url}/")
         monitor = Monitor(config)

@@ -1,0 +1,122 @@
+"""The newcomer's path, as real subprocesses: demo, then search, show and sources on its archive."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from monitor.demo.site import load_stories
+from tests.conftest import REPO
+
+
+def newsmon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    done = newsmon("demo", "--db", url)
+    assert "Broken Feed" in done.stdout and "not a feed" in done.stdout
+    return url
+
+
+def test_demo_stores_and_tags_what_its_stories_intend(demo_db):
+    rows = json.loads(
+        newsmon("search", "--db", demo_db, "--format", "json", "--limit", "500").stdout
+    )
+    assert len(rows) >= 30
+    assert {"id", "url", "title", "source", "published", "topics"} <= set(rows[0])
+    by_title = {row["title"]: row for row in rows}
+    _outlets, stories = load_stories()
+    mismatches = []
+    for story in stories:
+        row = by_title.get(story.title)
+        if row is None:  # merged into its syndicated original
+            assert story.syndicated == "a", story.slug
+            continue
+        if set(row["topics"]) != set(story.expect):
+            mismatches.append((story.slug, row["topics"], story.expect))
+    assert mismatches == []
+    for topic in ("ev_supply_chain", "asean_japan", "eu_japan"):
+        assert any(topic in row["topics"] for row in rows), topic
+
+
+def test_syndicated_copies_become_one_article_or_one_story(demo_db):
+    rows = json.loads(
+        newsmon("search", "--db", demo_db, "--format", "json", "--limit", "500").stdout
+    )
+    merged = [row for row in rows if len(row["sources"]) == 2]
+    assert [sorted(r["sources"]) for r in merged] == [["Asia Pacific Desk", "EV Supply Wire"]]
+    assert "/evwire/" in merged[0]["url"]
+    passport = [row for row in rows if "battery passport" in row["title"]]
+    assert len(passport) == 2 and passport[0]["story_id"] == passport[1]["story_id"]
+
+
+def test_fallbacks_are_stored_and_marked(demo_db):
+    rows = json.loads(
+        newsmon("search", "--db", demo_db, "--format", "json", "--limit", "500").stdout
+    )
+    extraction = {row["title"]: row["extraction"] for row in rows}
+    assert extraction["European cathode plant delayed as EV demand cools"] == "feed"
+    assert extraction["Cobalt refiner in Indonesia starts battery-grade sulphate line"] == "failed"
+
+
+def test_search_filters_formats_and_show(demo_db):
+    nickel = json.loads(
+        newsmon(
+            "search",
+            "nickel AND Japan",
+            "--db",
+            demo_db,
+            "--format",
+            "json",
+            "--topic",
+            "ev_supply_chain",
+        ).stdout
+    )
+    assert nickel and all("ev_supply_chain" in row["topics"] for row in nickel)
+    assert any("[" in row["snippet"] for row in nickel)  # highlighted match
+    csv_out = newsmon(
+        "search", "--db", demo_db, "--format", "csv", "--limit", "3"
+    ).stdout.splitlines()
+    assert csv_out[0].startswith("id,") and len(csv_out) == 4
+    newest = json.loads(
+        newsmon("search", "--db", demo_db, "--format", "json", "--limit", "5").stdout
+    )
+    dates = [row["published"] or row["fetched"] for row in newest]
+    assert dates == sorted(dates, reverse=True)
+    shown = newsmon("show", str(nickel[0]["id"]), "--db", demo_db).stdout
+    assert nickel[0]["title"][:30] in shown and "ev_supply_chain" in shown and "text@" in shown
+
+
+def test_sources_shows_health(demo_db):
+    table = json.loads(newsmon("sources", "--db", demo_db, "--format", "json").stdout)
+    broken = next(row for row in table if row["name"] == "Broken Feed")
+    assert broken["failures"] == 1 and "not a feed" in broken["last_error"]
+
+
+def test_malformed_search_query_is_one_clear_line(demo_db):
+    done = newsmon("search", '"unclosed', "--db", demo_db, check=False)
+    assert done.returncode != 0
+    assert "unclosed quotation mark" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_config_check_points_at_the_line(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("sources:\n  - name: X\n    url: not-a-url\n")
+    done = newsmon("config", "check", "--config", str(bad), check=False)
+    assert done.returncode == 2
+    assert f"{bad}:3: sources[0].url: not an http(s) URL" in done.stderr
