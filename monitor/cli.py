@@ -105,7 +105,7 @@ def db_upgrade(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
 
 def main() -> None:
-    from monitor import commands_archive, commands_poll  # noqa: F401 - registers commands
+    from monitor import commands_archive, commands_poll, commands_rules  # noqa: F401 - registers
 
     try:
         app()

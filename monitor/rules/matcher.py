@@ -8,17 +8,32 @@ of topics. Only topics with at least one term found are evaluated at all.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.errors import RuleSyntaxError
-from monitor.rules.folding import FoldedText, fold, singular, words
+from monitor.rules.folding import FoldedText, fold, has_unspaced_script, singular, words
 from monitor.rules.parser import And, Near, Node, Not, Or, Term, TermTable, parse
 from monitor.rules.topic import TopicRule
 
 MAX_HITS_PER_TERM = 8
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_SINGULAR: dict[str, str] = {}
+
+
+def _singular(word: str) -> str:
+    """Memoised: a corpus repeats its words, and this runs once per token."""
+    found = _SINGULAR.get(word)
+    if found is None:
+        if len(_SINGULAR) > 200_000:
+            _SINGULAR.clear()
+        found = _SINGULAR[word] = singular(word)
+    return found
+
+
 REPEAT_BONUS = 0.1
 MAX_REPEAT_BONUS = 0.5
 
@@ -107,6 +122,7 @@ class _Topic:
     rule: TopicRule
     tree: Node
     terms: tuple[Term, ...]
+    negated: frozenset[int]
 
 
 class Classifier:
@@ -121,33 +137,54 @@ class Classifier:
         self._unspaced: list[Term] = []
         for topic in topics:
             for term in topic.terms:
-                self._topics_of[term.id].append(topic)
-                if term.unspaced:
-                    self._unspaced.append(term)
-                elif term.case:
-                    self._by_case_word[term.words[0]].append(term)
-                elif term.prefix and len(term.words) == 1:
-                    self._prefixes[len(term.words[0])][term.words[0]].append(term)
-                else:
-                    self._by_word[term.words[0]].append(term)
+                self._register(term, topic)
+        self._word_keys = frozenset(self._by_word)
+        self._case_keys = frozenset(w.lower() for w in self._by_case_word)
+
+    def _register(self, term: Term, topic: _Topic) -> None:
+        self._topics_of[term.id].append(topic)
+        if term.unspaced:
+            self._unspaced.append(term)
+        elif term.case:
+            self._by_case_word[term.words[0]].append(term)
+        elif term.prefix and len(term.words) == 1:
+            self._prefixes[len(term.words[0])][term.words[0]].append(term)
+        else:
+            self._by_word[term.words[0]].append(term)
 
     # -- matching ----------------------------------------------------------------------------
 
-    def _views(self, doc: Document) -> list[_FieldView]:
-        views = []
-        for name, value in (("title", doc.title or ""), ("text", doc.text or "")):
-            folded = fold(value)
-            tokens = words(folded.folded)
-            keys = [singular(w) for w, _s, _e in tokens]
-            view = _FieldView(name, folded, tokens, keys)
-            for index, key in enumerate(keys):
-                view.by_key.setdefault(key, []).append(index)
-            views.append(view)
-        return views
-
     def _find(self, doc: Document) -> dict[int, list[_Position]]:
+        """Cheap screen first: most fields contain no term of any topic at all.
+
+        Only when a field's distinct words (or a substring term) hit the term
+        tables are word offsets and positions computed for it.
+        """
         found: dict[int, list[_Position]] = defaultdict(list)
-        for view in self._views(doc):
+        for name, value in (("title", doc.title or ""), ("text", doc.text or "")):
+            if not value:
+                continue
+            folded = fold(value)
+            plain = _WORD_RE.findall(folded.folded)
+            distinct = set(plain)
+            keys = {_singular(w) for w in distinct}
+            candidate = not keys.isdisjoint(self._word_keys) or (
+                self._unspaced and has_unspaced_script(folded.folded)
+            )
+            if not candidate and self._prefixes:
+                candidate = any(
+                    word[:length] in table
+                    for word in distinct
+                    for length, table in self._prefixes.items()
+                )
+            if not candidate and self._by_case_word:
+                candidate = not distinct.isdisjoint(self._case_keys)
+            if not candidate:
+                continue
+            tokens = words(folded.folded)
+            view = _FieldView(name, folded, tokens, [_singular(w) for w, _s, _e in tokens])
+            for index, key in enumerate(view.keys):
+                view.by_key.setdefault(key, []).append(index)
             self._find_words(view, found)
             if self._by_case_word:
                 self._find_case(doc, view, found)
@@ -166,19 +203,22 @@ class Classifier:
             hits.append(_Position(view.name, first, start, end))
 
     def _find_words(self, view: _FieldView, found: dict[int, list[_Position]]) -> None:
-        for key, positions in view.by_key.items():
-            for term in self._by_word.get(key, ()):
+        for key in view.by_key.keys() & self._word_keys:
+            positions = view.by_key[key]
+            for term in self._by_word[key]:
                 for index in positions:
                     self._match_at(term, view, index, found)
-        if self._prefixes:
-            raw_words = {w for w, _s, _e in view.tokens}
-            for word in raw_words:
-                for length, table in self._prefixes.items():
-                    terms = table.get(word[:length]) if len(word) >= length else None
-                    for term in terms or ():
-                        for index, token in enumerate(view.tokens):
-                            if token[0] == word:
-                                self._record(found, term, view, index, index)
+        if not self._prefixes:
+            return
+        by_word: dict[str, list[int]] = {}
+        for index, (word, _s, _e) in enumerate(view.tokens):
+            by_word.setdefault(word, []).append(index)
+        for length, table in self._prefixes.items():
+            for word, positions in by_word.items():
+                terms = table.get(word[:length]) if len(word) >= length else None
+                for term in terms or ():
+                    for index in positions[:MAX_HITS_PER_TERM]:
+                        self._record(found, term, view, index, index)
 
     def _match_at(self, term: Term, view: _FieldView, index: int,
                   found: dict[int, list[_Position]]) -> None:  # fmt: skip
@@ -257,10 +297,9 @@ class Classifier:
 
     def _score(self, topic: _Topic, found: dict[int, list[_Position]]) -> tuple[float, list[Hit]]:
         score, hits = 0.0, []
-        negated = _negated_terms(topic.tree)
         for term in topic.terms:
             positions = found.get(term.id)
-            if not positions or term.id in negated:
+            if not positions or term.id in topic.negated:
                 continue
             in_title = any(p.field == "title" for p in positions)
             base = max(topic.rule.title_boost if in_title else 0.0,
@@ -353,7 +392,8 @@ def compile_rules(topics: Mapping[str, TopicRule]) -> Classifier:
     compiled = []
     for name, rule in topics.items():
         tree = parse(name, rule.query, table)
-        compiled.append(_Topic(name, rule, tree, tuple(_terms_of(tree))))
+        terms = tuple(_terms_of(tree))
+        compiled.append(_Topic(name, rule, tree, terms, frozenset(_negated_terms(tree))))
     return Classifier(compiled, table)
 
 

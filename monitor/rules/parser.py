@@ -212,9 +212,7 @@ class _Parser:
             return node
         value = token.value
         column = token.column
-        while (
-            token.kind == "word" and ":" in value[:-1] and not value.startswith(("http:", "https:"))
-        ):
+        while token.kind == "word" and ":" in value and not value.startswith(("http:", "https:")):
             prefix, rest = value.split(":", 1)
             if prefix == "case":
                 case = True
