@@ -153,7 +153,12 @@ class Daemon:
 
 def log_report(item: PollReport) -> None:
     if item.status == "failed":
-        log.warning("poll %s: failed: %s", item.name, item.error)
+        hint = (
+            " — offline? `newsmon demo` runs on bundled sites"
+            if "DNS lookup" in (item.error or "")
+            else ""
+        )
+        log.warning("poll %s: failed: %s%s", item.name, item.error, hint)
     else:
         log.info(
             "poll %s: %s, %d new, %d known, %d entries (%.1fs)",

@@ -14,9 +14,10 @@ from twisted.python.failure import Failure
 
 from spiders.middlewares import retry_after_seconds
 
+_DNS = "DNS lookup failed (no network, or a wrong host name)"
 _BY_NAME = {
-    "CannotResolveHostError": "DNS lookup failed (no network, or the host name is wrong)",
-    "DNSLookupError": "DNS lookup failed (no network, or the host name is wrong)",
+    "CannotResolveHostError": _DNS,
+    "DNSLookupError": _DNS,
     "DownloadConnectionRefusedError": "connection refused",
     "ConnectionRefusedError": "connection refused",
     "DownloadTimeoutError": "timed out",
