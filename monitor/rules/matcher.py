@@ -1,13 +1,15 @@
 """One matcher for every term of every topic, and the scoring of each topic.
 
-A document is folded and tokenised once per field. Its distinct words are then
-looked up in one table built from all topics' terms (plus one table per prefix
-length), so the cost per document follows the document's length, not the number
-of topics. Only topics with at least one term found are evaluated at all.
+A document is folded once per field and scanned once by one Aho-Corasick
+automaton built from all topics' terms (see :mod:`monitor.rules.scan`), so the
+cost per document follows the document's length, not the number of topics.
+Only topics with a term found are considered, each query is a compiled Python
+expression, and scores are computed only for queries that hold.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -15,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.errors import RuleSyntaxError
-from monitor.rules.folding import FoldedText, fold, has_unspaced_script, singular, words
-from monitor.rules.parser import And, Near, Node, Not, Or, Term, TermTable, parse
+from monitor.rules.folding import FoldedText, fold, singular, words
+from monitor.rules.parser import And, Near, Node, Not, Term, TermTable, parse
+from monitor.rules.scan import Scanner
 from monitor.rules.topic import TopicRule
 
 MAX_HITS_PER_TERM = 8
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")
 _SINGULAR: dict[str, str] = {}
 
 
@@ -102,9 +105,10 @@ class TopicResult:
 @dataclass
 class _Position:
     field: str
-    token: int
+    fstart: int  # offset in the folded text below, for word distances
     start: int  # original offsets
     end: int
+    folded: str
 
 
 @dataclass
@@ -114,6 +118,7 @@ class _FieldView:
     tokens: list[tuple[str, int, int]]  # folded word, folded start, folded end
     keys: list[str]  # singular forms
     by_key: dict[str, list[int]] = field(default_factory=dict)
+    starts: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class _Topic:
     tree: Node
     terms: tuple[Term, ...]
     negated: frozenset[int]
+    test: Any  # the query compiled to a Python function of the hits
 
 
 class Classifier:
@@ -131,65 +137,38 @@ class Classifier:
         self.topics = tuple(t.name for t in topics)
         self._terms = table.terms
         self._topics_of: dict[int, list[_Topic]] = defaultdict(list)
-        self._by_word: dict[str, list[Term]] = defaultdict(list)
-        self._by_case_word: dict[str, list[Term]] = defaultdict(list)
-        self._prefixes: dict[int, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
-        self._unspaced: list[Term] = []
         for topic in topics:
             for term in topic.terms:
                 self._register(term, topic)
-        self._word_keys = frozenset(self._by_word)
-        self._case_keys = frozenset(w.lower() for w in self._by_case_word)
+        self._scanner = Scanner(t for topic in topics for t in topic.terms)
 
     def _register(self, term: Term, topic: _Topic) -> None:
         self._topics_of[term.id].append(topic)
-        if term.unspaced:
-            self._unspaced.append(term)
-        elif term.case:
-            self._by_case_word[term.words[0]].append(term)
-        elif term.prefix and len(term.words) == 1:
-            self._prefixes[len(term.words[0])][term.words[0]].append(term)
-        else:
-            self._by_word[term.words[0]].append(term)
 
     # -- matching ----------------------------------------------------------------------------
 
     def _find(self, doc: Document) -> dict[int, list[_Position]]:
-        """Cheap screen first: most fields contain no term of any topic at all.
-
-        Only when a field's distinct words (or a substring term) hit the term
-        tables are word offsets and positions computed for it.
-        """
         found: dict[int, list[_Position]] = defaultdict(list)
         for name, value in (("title", doc.title or ""), ("text", doc.text or "")):
             if not value:
                 continue
-            folded = fold(value)
-            plain = _WORD_RE.findall(folded.folded)
-            distinct = set(plain)
-            keys = {_singular(w) for w in distinct}
-            candidate = not keys.isdisjoint(self._word_keys) or (
-                self._unspaced and has_unspaced_script(folded.folded)
-            )
-            if not candidate and self._prefixes:
-                candidate = any(
-                    word[:length] in table
-                    for word in distinct
-                    for length, table in self._prefixes.items()
-                )
-            if not candidate and self._by_case_word:
-                candidate = not distinct.isdisjoint(self._case_keys)
-            if not candidate:
-                continue
-            tokens = words(folded.folded)
-            view = _FieldView(name, folded, tokens, [_singular(w) for w, _s, _e in tokens])
-            for index, key in enumerate(view.keys):
-                view.by_key.setdefault(key, []).append(index)
-            self._find_words(view, found)
-            if self._by_case_word:
-                self._find_case(doc, view, found)
-            for term in self._unspaced:
-                self._find_substring(term, view, found)
+            plain = fold(value)
+            cased = fold(value, keep_case=True) if self._scanner.has_case else None
+            view: _FieldView | None = None
+            for hit in self._scanner.scan(plain, cased):
+                term = hit.term
+                if term.field and term.field != name:
+                    continue
+                if term.slop is not None:
+                    view = view or _field_view(name, plain)
+                    index = bisect.bisect_right(view.starts, hit.start) - 1
+                    self._match_at(term, view, max(index, 0), found)
+                    continue
+                positions = found[term.id]
+                if len(positions) < MAX_HITS_PER_TERM:
+                    folded = cased if hit.cased else plain
+                    start, end = folded.span(hit.start, hit.end)  # type: ignore[union-attr]
+                    positions.append(_Position(name, hit.start, start, end, folded.folded))  # type: ignore[union-attr]
         return found
 
     def _record(self, found: dict[int, list[_Position]], term: Term, view: _FieldView,
@@ -200,25 +179,7 @@ class Classifier:
         if len(hits) < MAX_HITS_PER_TERM:
             start, _e = view.text.span(view.tokens[first][1], view.tokens[first][2])
             _s, end = view.text.span(view.tokens[last][1], view.tokens[last][2])
-            hits.append(_Position(view.name, first, start, end))
-
-    def _find_words(self, view: _FieldView, found: dict[int, list[_Position]]) -> None:
-        for key in view.by_key.keys() & self._word_keys:
-            positions = view.by_key[key]
-            for term in self._by_word[key]:
-                for index in positions:
-                    self._match_at(term, view, index, found)
-        if not self._prefixes:
-            return
-        by_word: dict[str, list[int]] = {}
-        for index, (word, _s, _e) in enumerate(view.tokens):
-            by_word.setdefault(word, []).append(index)
-        for length, table in self._prefixes.items():
-            for word, positions in by_word.items():
-                terms = table.get(word[:length]) if len(word) >= length else None
-                for term in terms or ():
-                    for index in positions[:MAX_HITS_PER_TERM]:
-                        self._record(found, term, view, index, index)
+            hits.append(_Position(view.name, view.tokens[first][1], start, end, view.text.folded))
 
     def _match_at(self, term: Term, view: _FieldView, index: int,
                   found: dict[int, list[_Position]]) -> None:  # fmt: skip
@@ -249,51 +210,7 @@ class Classifier:
             return view.tokens[index][0].startswith(word)
         return view.keys[index] == word
 
-    def _find_case(
-        self, doc: Document, view: _FieldView, found: dict[int, list[_Position]]
-    ) -> None:
-        original = view.text.original
-        for index, (_w, start, end) in enumerate(view.tokens):
-            o_start, o_end = view.text.span(start, end)
-            for term in self._by_case_word.get(original[o_start:o_end], ()):
-                if len(term.words) == 1:
-                    self._record(found, term, view, index, index)
-                elif index + len(term.words) <= len(view.tokens) and all(
-                    original.__getitem__(slice(*view.text.span(*view.tokens[index + k][1:])))
-                    == w for k, w in enumerate(term.words[1:], 1)
-                ):  # fmt: skip
-                    self._record(found, term, view, index, index + len(term.words) - 1)
-
-    def _find_substring(
-        self, term: Term, view: _FieldView, found: dict[int, list[_Position]]
-    ) -> None:
-        if term.field and term.field != view.name:
-            return
-        needle, haystack = term.words[0], view.text.folded
-        at = haystack.find(needle)
-        starts = [s for _w, s, _e in view.tokens]
-        while at != -1 and len(found[term.id]) < MAX_HITS_PER_TERM:
-            start, end = view.text.span(at, at + len(needle))
-            token = max(0, _bisect(starts, at))
-            found[term.id].append(_Position(view.name, token, start, end))
-            at = haystack.find(needle, at + len(needle))
-
     # -- evaluation --------------------------------------------------------------------------
-
-    def _evaluate(self, node: Node, found: dict[int, list[_Position]]) -> bool:
-        if isinstance(node, Term):
-            return bool(found.get(node.id))
-        if isinstance(node, And):
-            return all(self._evaluate(c, found) for c in node.children)
-        if isinstance(node, Or):
-            return any(self._evaluate(c, found) for c in node.children)
-        if isinstance(node, Not):
-            return not self._evaluate(node.child, found)
-        left, right = _positions(node.left, found), _positions(node.right, found)
-        return any(
-            a.field == b.field and abs(a.token - b.token) <= node.distance
-            for a in left for b in right
-        )  # fmt: skip
 
     def _score(self, topic: _Topic, found: dict[int, list[_Position]]) -> tuple[float, list[Hit]]:
         score, hits = 0.0, []
@@ -320,19 +237,21 @@ class Classifier:
         candidates = {t.name: t for term_id in found for t in self._topics_of[term_id]}
         tags = []
         for topic in candidates.values():
-            result = self._judge(topic, doc, found)
-            if result.tagged:
-                tags.append(Tag(topic.name, result.score, result.hits))
+            if _language_excluded(topic.rule, doc) or not topic.test(found.get, _near, found):
+                continue
+            score, raw_hits = self._score(topic, found)
+            if score >= topic.rule.threshold:
+                tags.append(Tag(topic.name, score, tuple(_with_text(h, doc) for h in raw_hits)))
         return sorted(tags, key=lambda t: -t.score)
 
     def _judge(
         self, topic: _Topic, doc: Document, found: dict[int, list[_Position]]
     ) -> TopicResult:
         languages = topic.rule.languages
-        if languages and doc.language and doc.language.split("-")[0].lower() not in languages:
+        if _language_excluded(topic.rule, doc):
             return TopicResult(topic.name, False, False, 0.0, topic.rule.threshold, (),
                                f"language {doc.language!r} is not among {languages}")  # fmt: skip
-        matched = self._evaluate(topic.tree, found)
+        matched = topic.test(found.get, _near, found)
         score, raw_hits = self._score(topic, found)
         hits = tuple(_with_text(h, doc) for h in raw_hits)
         if not matched:
@@ -345,10 +264,53 @@ class Classifier:
         return TopicResult(topic.name, tagged, matched, score, topic.rule.threshold, hits, reason)
 
 
-def _bisect(starts: list[int], at: int) -> int:
-    import bisect
+def _field_view(name: str, folded: FoldedText) -> _FieldView:
+    """Token-level view of a field, built only for proximity phrases ("a b"~N)."""
+    tokens = words(folded.folded)
+    view = _FieldView(name, folded, tokens, [_singular(w) for w, _s, _e in tokens])
+    view.starts = [start for _w, start, _e in tokens]
+    for index, key in enumerate(view.keys):
+        view.by_key.setdefault(key, []).append(index)
+    return view
 
-    return bisect.bisect_right(starts, at) - 1
+
+def _language_excluded(rule: TopicRule, doc: Document) -> bool:
+    wanted = rule.languages
+    return bool(wanted and doc.language and doc.language.split("-")[0].lower() not in wanted)
+
+
+def _compile_test(tree: Node) -> Any:
+    """The query as one Python expression: no tree walk per article.
+
+    Built only from the parsed tree (term ids and operators), never from user text.
+    """
+    nears: list[Near] = []
+
+    def expression(node: Node) -> str:
+        if isinstance(node, Term):
+            return f"bool(get({node.id}))"
+        if isinstance(node, Not):
+            return f"(not {expression(node.child)})"
+        if isinstance(node, Near):
+            nears.append(node)
+            return f"near(nears[{len(nears) - 1}], found)"
+        joiner = " and " if isinstance(node, And) else " or "
+        return "(" + joiner.join(expression(c) for c in node.children) + ")"
+
+    body = expression(tree)
+    factory = eval(f"lambda nears: lambda get, near, found: {body}")
+    return factory(nears)
+
+
+def _near(node: Near, found: dict[int, list[_Position]]) -> bool:
+    """Within N words: count the words that start between the two hits."""
+    for a in _positions(node.left, found):
+        for b in _positions(node.right, found):
+            if a.field == b.field:
+                lo, hi = sorted((a.fstart, b.fstart))
+                if len(_WORD.findall(a.folded, lo, hi)) <= node.distance:
+                    return True
+    return False
 
 
 def _positions(node: Node, found: dict[int, list[_Position]]) -> list[_Position]:
@@ -393,7 +355,8 @@ def compile_rules(topics: Mapping[str, TopicRule]) -> Classifier:
     for name, rule in topics.items():
         tree = parse(name, rule.query, table)
         terms = tuple(_terms_of(tree))
-        compiled.append(_Topic(name, rule, tree, terms, frozenset(_negated_terms(tree))))
+        negated = frozenset(_negated_terms(tree))
+        compiled.append(_Topic(name, rule, tree, terms, negated, _compile_test(tree)))
     return Classifier(compiled, table)
 
 
