@@ -104,7 +104,7 @@ def _fetch_document(url: str, cfg, title: str, lang: str | None) -> Document:
         scratch = cfg.model_copy(update={"sources": []}).with_storage_url(f"sqlite:///{tmp}/c.db")
         monitor = Monitor(scratch)
         try:
-            names = monitor.adhoc_sources([url])
+            names = monitor.adhoc_sources([url], kind="page")
             reports = run(lambda: monitor.poll(names))
             with monitor.archive.reader() as session:
                 article = session.query(Article).order_by(Article.id).first()

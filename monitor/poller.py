@@ -64,9 +64,9 @@ class Monitor:
             rows = sync_sources(session, definitions, utcnow())
             return {name: row.id for name, row in rows.items()}
 
-    def adhoc_sources(self, urls: Iterable[str]) -> list[str]:
-        """Register URLs given on the command line as sources of kind 'auto'."""
-        definitions = [SourceDefinition(adhoc_name(url), url, "auto", adhoc=True) for url in urls]
+    def adhoc_sources(self, urls: Iterable[str], kind: str = "auto") -> list[str]:
+        """Register URLs given on the command line as sources (kind detected by default)."""
+        definitions = [SourceDefinition(adhoc_name(url), url, kind, adhoc=True) for url in urls]
         with self.archive.session() as session:
             sync_sources(session, definitions, utcnow())
         return [d.name for d in definitions]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-SourceKind = Literal["feed", "sitemap", "listing", "auto"]
+# "page": the URL is itself one article (newsmon classify --url).
+SourceKind = Literal["feed", "sitemap", "listing", "auto", "page"]
 
 
 @dataclass(frozen=True)

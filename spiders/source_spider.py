@@ -144,6 +144,9 @@ class SourceSpider(scrapy.Spider):
         """Parsing runs in the extraction pool: a 50 KB feed is ~40 ms of feedparser."""
         kind = response.meta["kind"]
         requests: list[Request] = []
+        if kind == "page":
+            self.outcomes[spec.id].entries += 1
+            return self._follow(spec, [Entry(url=response.url, title="")])
         if kind == "auto":
             kind = self._sniff(response)
             self.outcomes[spec.id].detected_kind = kind

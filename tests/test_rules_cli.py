@@ -66,3 +66,27 @@ def test_reclassify_follows_changed_rules(tmp_path):
         newsmon("search", "--db", db, "--format", "json", "--topic", "ev_supply_chain").stdout
     )
     assert ev  # other topics untouched
+
+
+def test_classify_url_and_adhoc_sources_go_through_the_real_fetch_path(site, tmp_path):
+    from monitor.demo.server import Route
+    from tests.conftest import article_html, filler, rss
+
+    site.routes["/story.html"] = Route(
+        body=article_html("EU-Japan summit", filler("Leaders of the EU and Japan met in Tokyo."))
+    )
+    site.routes["/feed.xml"] = Route(body=rss([{"title": "Story", "link": site.url("story.html")}]))
+    site.routes["/home.html"] = Route(
+        body=f'<html><head><link rel="alternate" type="application/rss+xml" href="{site.url("feed.xml")}">'
+        "</head><body>Home</body></html>".encode(),
+        headers={"Content-Type": "text/html"},
+    )
+    result = json.loads(
+        newsmon("classify", "--url", site.url("story.html"), "--format", "json").stdout
+    )
+    assert next(r for r in result if r["topic"] == "eu_japan")["tagged"]
+    db = f"sqlite:///{tmp_path / 'adhoc.db'}"
+    summary = newsmon("run", "--once", "--source", site.url("home.html"), "--db", db).stdout
+    assert "1 new articles" in summary
+    rows = json.loads(newsmon("search", "--db", db, "--format", "json").stdout)
+    assert [r["title"] for r in rows] == ["EU-Japan summit"]
