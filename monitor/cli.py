@@ -80,18 +80,25 @@ def config_check(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
     Example: newsmon config check --config config.yaml
     """
-    from monitor.rules import check_rules
-
     cfg = open_config(config, db)
-    problems = check_rules(cfg.topics)
-    for problem in problems:
-        err.print(f"[red]error:[/red] {problem}", highlight=False)
-    if problems:
-        raise typer.Exit(2)
+    exit_on_rule_errors(cfg)
     typer.echo(
         f"{cfg.path}: ok — {len(cfg.sources)} sources, {len(cfg.topics)} topics, "
         f"storage {cfg.resolve_storage_url()}"
     )
+
+
+def exit_on_rule_errors(cfg: Config) -> None:
+    """Print every topic's syntax error (topic, column, caret) and exit 2 if there are any."""
+    from rich.markup import escape
+
+    from monitor.rules import check_rules
+
+    problems = check_rules(cfg.topics)
+    for problem in problems:
+        err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)
+    if problems:
+        raise typer.Exit(2)
 
 
 @db_app.command("upgrade")

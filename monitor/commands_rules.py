@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.cli import ConfigOpt, DbOpt, app, open_config, parse_when
+from monitor.cli import ConfigOpt, DbOpt, app, exit_on_rule_errors, open_config, parse_when
 from monitor.errors import ConfigError, NewsmonError
-from monitor.rules import Document, check_rules, compile_rules, evaluate
+from monitor.rules import Document, compile_rules, evaluate
 
 rules_app = typer.Typer(help="Check and measure the topic rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -25,11 +25,7 @@ err = Console(stderr=True)
 def rules_check(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Parse every topic's query; each error names the topic and column with a caret."""
     cfg = open_config(config, db)
-    problems = check_rules(cfg.topics)
-    for problem in problems:
-        err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)
-    if problems:
-        raise typer.Exit(2)
+    exit_on_rule_errors(cfg)
     typer.echo(f"{len(cfg.topics)} topics ok")
 
 

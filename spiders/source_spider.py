@@ -280,34 +280,23 @@ def feed_only(
 
 
 def article_from_page(spec: SourceSpec, entry: Entry, final_url: str, page: Any) -> FetchedArticle:
-    aliases = tuple(u for u in (entry.url, final_url) if u)
-    if not page.has_text:
-        return FetchedArticle(
-            source_id=spec.id,
-            entry=entry,
-            url=final_url,
-            title=entry.title or page.title,
-            text=entry.summary,
-            extraction="failed",
-            canonical_url=page.canonical_url,
-            author=entry.author or page.author,
-            published=entry.published or page.published,
-            language=page.language or entry.language,
-            note="no article text could be extracted from the page; feed summary kept",
-            aliases=aliases,
-        )
+    """The page's own text when it has some; otherwise the feed's summary, marked as such."""
+    full = page.has_text
     return FetchedArticle(
         source_id=spec.id,
         entry=entry,
         url=final_url,
-        title=page.title or entry.title,
-        text=page.text,
-        extraction="full",
+        title=(page.title or entry.title) if full else (entry.title or page.title),
+        text=page.text if full else entry.summary,
+        extraction="full" if full else "failed",
         canonical_url=page.canonical_url,
-        author=page.author or entry.author,
+        author=(page.author or entry.author) if full else (entry.author or page.author),
         published=entry.published or page.published,
         language=page.language or entry.language,
-        aliases=aliases,
+        note=None
+        if full
+        else "no article text could be extracted from the page; feed summary kept",
+        aliases=tuple(u for u in (entry.url, final_url) if u),
     )
 
 
