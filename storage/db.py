@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -23,6 +24,7 @@ from monitor.errors import StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 30
+READONLY = "newsmon_readonly"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -66,8 +68,11 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: object) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    def _on_begin(connection: Any) -> None:
+        # Writers take the lock up front; readers must not, or a `newsmon search`
+        # would queue behind (and block) the daemon's writes.
+        readonly = connection.get_execution_options().get(READONLY)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine) -> None:
@@ -101,6 +106,7 @@ class Archive:
         if migrate:
             upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READONLY: True}))
 
     @property
     def is_sqlite(self) -> bool:
@@ -117,7 +123,8 @@ class Archive:
                 raise StorageError(f"database error: {_reason(exc)}") from exc
 
     def reader(self) -> Session:
-        return self._sessions()
+        """A session for reading: on SQLite it never takes the write lock."""
+        return self._readers()
 
     def close(self) -> None:
         self.engine.dispose()
