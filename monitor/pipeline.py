@@ -31,8 +31,7 @@ from storage.articles import (
     unlinked_articles,
 )
 from storage.db import Archive
-from storage.models import Source
-from storage.sources import record_poll
+from storage.sources import record_polls
 
 log = logging.getLogger(__name__)
 FUTURE_TOLERANCE = timedelta(hours=2)
@@ -143,10 +142,7 @@ class ArchiveSink:
         if not pending:
             return
         with self.archive.session() as session:
-            for outcome, at in pending:
-                source = session.get(Source, outcome.source_id)
-                if source is not None:
-                    record_poll(session, source, outcome, at)
+            record_polls(session, pending)
 
 
 def sane_date(value: datetime | None, now: datetime) -> datetime | None:

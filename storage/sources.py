@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleSource, PollRun, Source
@@ -55,31 +55,58 @@ def sync_sources(
     return result
 
 
-def record_poll(session: Session, source: Source, outcome: Any, at: datetime) -> PollRun:
-    """Fold one poll outcome into the source's state and its history."""
-    source.last_polled_at = at
-    if outcome.status == "failed":
-        source.consecutive_failures = (source.consecutive_failures or 0) + 1
-        source.last_error = outcome.error
-        source.last_error_at = at
-    else:
-        source.consecutive_failures = 0
-        source.last_success_at = at
-        source.etag = outcome.etag
-        source.last_modified = outcome.last_modified
-    run = PollRun(
-        source_id=source.id,
-        started_at=outcome.started_at or at,
-        finished_at=outcome.finished_at or at,
-        status=outcome.status,
-        http_status=outcome.http_status,
-        entries=outcome.entries,
-        new=outcome.new,
-        failed=outcome.failed_articles,
-        error=outcome.error,
+_SOURCES = Source.__table__
+_SUCCEEDED = (
+    update(_SOURCES)
+    .where(_SOURCES.c.id == bindparam("sid"))
+    .values(
+        last_polled_at=bindparam("at"),
+        last_success_at=bindparam("at"),
+        consecutive_failures=0,
+        etag=bindparam("etag"),
+        last_modified=bindparam("last_modified"),
     )
-    session.add(run)
-    return run
+)
+_FAILED = (
+    update(_SOURCES)
+    .where(_SOURCES.c.id == bindparam("sid"))
+    .values(
+        last_polled_at=bindparam("at"),
+        last_error_at=bindparam("at"),
+        last_error=bindparam("error"),
+        consecutive_failures=func.coalesce(_SOURCES.c.consecutive_failures, 0) + 1,
+    )
+)
+
+
+def record_polls(session: Session, outcomes: list[tuple[Any, datetime]]) -> None:
+    """Fold poll outcomes into their sources' state and history: three statements in all.
+
+    Written as executemany with Core: a steady-state poll of 500 unchanged feeds
+    spent half its time here when each outcome was an ORM load and flush.
+    """
+    connection = session.connection()
+    ok = [o for o in outcomes if o[0].status != "failed"]
+    failed = [o for o in outcomes if o[0].status == "failed"]
+    if ok:
+        connection.execute(
+            _SUCCEEDED,
+            [{"sid": o.source_id, "at": at, "etag": o.etag, "last_modified": o.last_modified}
+             for o, at in ok],
+        )  # fmt: skip
+    if failed:
+        connection.execute(
+            _FAILED, [{"sid": o.source_id, "at": at, "error": o.error} for o, at in failed]
+        )
+    connection.execute(
+        insert(PollRun.__table__),
+        [
+            {"source_id": o.source_id, "started_at": o.started_at or at,
+             "finished_at": o.finished_at or at, "status": o.status, "http_status": o.http_status,
+             "entries": o.entries, "new": o.new, "failed": o.failed_articles, "error": o.error}
+            for o, at in outcomes
+        ],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
