@@ -155,7 +155,7 @@ class Classifier:
             plain = fold(value)
             cased = fold(value, keep_case=True) if self._scanner.has_case else None
             view: _FieldView | None = None
-            for hit in self._scanner.scan(plain, cased):
+            for hit in self._scanner.scan(plain, cased, MAX_HITS_PER_TERM):
                 term = hit.term
                 if term.field and term.field != name:
                     continue

@@ -80,8 +80,10 @@ class Scanner:
             parts.append(_GAP + _alternation(options) + boundary)
         return "".join(parts)
 
-    def scan(self, plain: FoldedText, cased: FoldedText | None) -> list[Found]:
+    def scan(self, plain: FoldedText, cased: FoldedText | None, limit: int = 8) -> list[Found]:
+        """Hits in document order, at most ``limit`` per term (enough to explain and score)."""
         found: list[Found] = []
+        counts: dict[int, int] = {}
         for folded, automaton in ((plain, self._plain), (cased, self._case)):
             if folded is None or not len(automaton):
                 continue
@@ -92,6 +94,8 @@ class Scanner:
                 left_ok = start == 0 or not text[start - 1].isalnum()
                 right_ok = end >= size or not text[end].isalnum()
                 for term, mode in entries:
+                    if counts.get(term.id, 0) >= limit:
+                        continue
                     if mode == "sub":
                         stop = end
                     elif not left_ok:
@@ -109,6 +113,7 @@ class Scanner:
                         stop = more.end()
                     else:
                         stop = end
+                    counts[term.id] = counts.get(term.id, 0) + 1
                     found.append(Found(term, start, stop, folded is not plain))
         return found
 
