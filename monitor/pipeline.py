@@ -62,7 +62,6 @@ class ArchiveSink:
         self.classifier = classifier
         self.on_new_article = list(on_new_article)
         self.clock = clock
-        self.stored: list[int] = []
         self._outcomes: list[tuple[PollOutcome, datetime]] = []
 
     def known_urls(self, source_id: int, urls: list[str]) -> set[str]:
@@ -124,7 +123,6 @@ class ArchiveSink:
         )
         for hook in self.on_new_article:
             hook(session, stored, tags)
-        self.stored.append(stored.id)
         return True
 
     def finish_source(self, outcome: PollOutcome) -> None:
