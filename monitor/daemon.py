@@ -46,6 +46,7 @@ class DaemonLock:
     def acquire(self) -> None:
         if self.path is None:
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # a fresh clone has no data/ yet
         handle = self.path.open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

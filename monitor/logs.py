@@ -73,6 +73,7 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
         "trafilatura",
         "htmldate",
         "filelock",
+        "alembic",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)

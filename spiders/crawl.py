@@ -9,6 +9,7 @@ process (no ``ReactorNotRestartable``, no subprocess per poll).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from monitor.config import FetchSettings
 
 T = TypeVar("T")
+# A robots.txt that cannot be fetched means "allowed" (Scrapy goes on); the source's own
+# request then reports the real problem in one line, so Scrapy's traceback is only noise.
+logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 

@@ -61,7 +61,6 @@ def scrapy_settings(fetch: FetchSettings, *, version: str) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
         },
         "SPIDER_MIDDLEWARES": {
-            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
             "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
         },

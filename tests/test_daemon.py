@@ -79,6 +79,7 @@ def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site
     site.routes["/one.html"] = Route(body=article_html("One", filler("A story about cobalt.")))
     config = write_config(
         tmp_path,
+        storage={"url": f"sqlite:///{tmp_path / 'not-yet-created' / 'archive.db'}"},
         schedule={"min_interval": 0.5},
         sources=[{"name": "Wire", "url": site.url("feed.xml"), "interval": 1}],
     )
