@@ -148,12 +148,19 @@ class Tag(Base):
 
 
 class Alert(Base):
-    """The outbox: one row per (route, channel, story) owed, written with the tag."""
+    """The outbox: one row per message owed to a channel, written in the tag's transaction.
+
+    ``dedup_key`` makes owing idempotent: ``route|channel|story:ID`` for an
+    immediate alert (so a story reached through several outlets is owed once),
+    ``route|channel|digest:TIME`` for a digest. ``parts_sent`` lets a message
+    split into several posts resume after the last part that went out.
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("dedup_key", name="uq_alerts_dedup_key"),
         Index("ix_alerts_due", "status", "next_attempt_at"),
+        Index("ix_alerts_route_created", "route", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +180,28 @@ class Alert(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
+
+
+class DigestItem(Base):
+    """A story waiting for a route's next digest (a digest route's match, or immediate overflow).
+
+    ``digest_key`` stays empty until a digest takes the item; taking items and
+    owing the digest happen in one transaction, so a story is in exactly one digest.
+    """
+
+    __tablename__ = "digest_items"
+    __table_args__ = (
+        UniqueConstraint("route", "story_id", name="uq_digest_items_route_story"),
+        Index("ix_digest_items_waiting", "route", "digest_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    route: Mapped[str] = mapped_column(String(100))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(16), default="digest")
+    created_at: Mapped[datetime]
+    digest_key: Mapped[str | None] = mapped_column(String(300))
 
 
 class PollRun(Base):
