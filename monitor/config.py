@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.alerts.config import AlertsConfig
 from monitor.errors import ConfigError
 from monitor.rules import TopicRule
 from monitor.yamlsource import LocatedYaml, format_key_path, load_located_yaml
@@ -124,7 +125,7 @@ class Config(Strict):
     schedule: ScheduleSettings = ScheduleSettings()
     sources: list[SourceConfig] = []
     topics: dict[str, TopicRule] = {}
-    alerts: dict[str, Any] = {}
+    alerts: AlertsConfig = AlertsConfig()
 
     path: Path | None = Field(None, exclude=True)
 
@@ -180,6 +181,13 @@ def config_from_data(located: LocatedYaml) -> Config:
         config = Config.model_validate(located.data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, located)) from None
+    problems = config.alerts.problems(set(config.topics))
+    if problems:
+        raise ConfigError(
+            "\n".join(
+                f"{located.where(path)}: {format_key_path(path)}: {why}" for path, why in problems
+            )
+        )
     return config.model_copy(update={"path": located.path.resolve()})
 
 

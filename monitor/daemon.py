@@ -112,6 +112,8 @@ class Daemon:
                 next_run_time=now
                 + timedelta(seconds=random.uniform(0, min(FIRST_POLL_SPREAD_S, interval))),
             )
+        if self.monitor.alerts.enabled:
+            self.monitor.alerts.install(scheduler)
         for add_job in self.extra_jobs:
             add_job(scheduler)
         scheduler.start()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from monitor import __version__
+from monitor.alerts.channels import Channel
+from monitor.alerts.service import AlertService
 from monitor.config import Config
 from monitor.pipeline import ArchiveSink, ArticleHook, utcnow
 from monitor.rules import Classifier, compile_rules
@@ -47,11 +50,15 @@ class Monitor:
         archive: Archive | None = None,
         classifier: Classifier | None = None,
         on_new_article: Sequence[ArticleHook] = (),
+        alert_channels: dict[str, Channel] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
         self.archive = archive or Archive(config.resolve_storage_url())
         self.classifier = classifier or compile_rules(config.topics)
-        self.sink = ArchiveSink(self.archive, self.classifier, on_new_article=on_new_article)
+        self.alerts = AlertService(self.archive, config, clock=clock, channels=alert_channels)
+        hooks = [*on_new_article, *([self.alerts.planner] if self.alerts.enabled else [])]
+        self.sink = ArchiveSink(self.archive, self.classifier, on_new_article=hooks, clock=clock)
         self.crawl_overrides: dict[str, Any] = {}
         self.extractor = Extractor(config.fetch.extract_processes)
 
@@ -123,6 +130,7 @@ class Monitor:
         return [report(by_id[o.source_id].name, o) for o in outcomes]
 
     def close(self) -> None:
+        self.alerts.close()
         self.extractor.close()
         self.archive.close()
 

@@ -1,0 +1,101 @@
+"""The alerts machinery assembled for a daemon or a one-off command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.alerts.channels import Channel
+from monitor.alerts.digests import DigestRunner
+from monitor.alerts.dispatcher import Dispatcher, DispatchReport
+from monitor.alerts.planner import AlertPlanner
+from monitor.config import Config
+from monitor.logs import register_secret
+from storage.db import Archive
+from storage.outbox import release_leases
+
+log = logging.getLogger("newsmon.alerts")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlertService:
+    """Planner (pipeline hook), dispatcher and digests over one archive."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        channels: dict[str, Channel] | None = None,
+    ) -> None:
+        alerts = config.alerts
+        for secret in alerts.secrets():
+            register_secret(secret)
+        self.archive = archive
+        self.alerts = alerts
+        self.planner = AlertPlanner(alerts, clock)
+        base = config.path.parent if config.path else Path.cwd()
+        self.dispatcher = Dispatcher(archive, alerts, clock=clock, channels=channels, base=base)
+        self.digests = DigestRunner(archive, alerts, clock)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.alerts.routes)
+
+    def start(self) -> None:
+        """Before the first sweep: a single SQLite daemon owns every lease, so stale ones go."""
+        if self.archive.is_sqlite:
+            with self.archive.session() as session:
+                released = release_leases(session)
+            if released:
+                log.info("took back %d alerts that a stopped daemon had claimed", released)
+        self.digests.run_all_due()
+
+    def deliver_now(self) -> DispatchReport:
+        """Owe any due digests, then send everything due (for ``run --once`` and the demo)."""
+        self.digests.run_all_due()
+        return self.dispatcher.drain()
+
+    def install(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the dispatch sweep and one cron job per digest route to the daemon's scheduler."""
+        self.start()
+        scheduler.add_job(
+            self._sweep, IntervalTrigger(seconds=self.alerts.dispatch.interval),
+            id="alerts:dispatch", name="dispatch alerts", max_instances=1, coalesce=True,
+            misfire_grace_time=None, next_run_time=utcnow(),
+        )  # fmt: skip
+        for route, trigger in self.digests.triggers.items():
+            scheduler.add_job(
+                self._digest, trigger, args=[route], id=f"alerts:digest:{route}",
+                name=f"digest {route}", max_instances=1, coalesce=True, misfire_grace_time=None,
+            )  # fmt: skip
+
+    async def _sweep(self) -> None:
+        try:
+            report = await asyncio.to_thread(self.dispatcher.run_once)
+        except Exception:
+            log.exception("alert dispatch failed; the outbox keeps every alert for the next sweep")
+            return
+        if report.claimed:
+            log.info("alerts: %d sent, %d failed, %d dead, %d waiting on a down channel",
+                     report.sent, report.failed, report.dead, report.postponed)  # fmt: skip
+
+    async def _digest(self, route: str) -> None:
+        try:
+            await asyncio.to_thread(self.digests.run_due, route)
+            await self._sweep()
+        except Exception:
+            log.exception("digest %s failed; it will be owed at the next run", route)
+
+    def close(self) -> None:
+        self.dispatcher.close()
