@@ -59,14 +59,3 @@ def submit(main: Callable[[], Awaitable[T]]) -> Any:
         return await main()
 
     return asyncio.run_coroutine_threadsafe(wrapper(), loop)
-
-
-def call(fn: Callable[[], T]) -> T:
-    """Run a plain function on the reactor thread (e.g. to set an asyncio.Event)."""
-    loop = _start()
-    done: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(_call(fn), loop)  # type: ignore[assignment]
-    return done.result(10)
-
-
-async def _call(fn: Callable[[], T]) -> T:
-    return fn()

@@ -1,34 +1,21 @@
 """A small real HTTP server for the demo, the tests and the benchmarks.
 
-It serves a folder (substituting ``{{BASE}}`` with its own address, so fixture
-files can link to each other), answers conditional GETs with 304 like a real
-publisher, and lets tests script any path: status, headers, body, delay.
-Bound to loopback only.
+Every path is scripted as a :class:`Route` (status, headers, body, delay); 200s
+carry an ETag and conditional GETs get a 304, like a real publisher. Bound to
+loopback only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import mimetypes
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-
-PLACEHOLDER = b"{{BASE}}"
-CONTENT_TYPES = {
-    ".xml": "application/xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-}
 
 
 @dataclass
@@ -43,8 +30,7 @@ class Route:
 
 
 class SiteServer:
-    def __init__(self, root: Path | None = None, *, host: str = "127.0.0.1", port: int = 0):
-        self.root = root
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0):
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -77,19 +63,7 @@ class SiteServer:
         self.stop()
 
     def resolve(self, path: str) -> Route | None:
-        route = self.routes.get(path)
-        if route is not None or self.root is None:
-            return route
-        target = (self.root / path.lstrip("/")).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        if not target.is_relative_to(self.root.resolve()) or not target.is_file():
-            return None
-        body = target.read_bytes().replace(PLACEHOLDER, self.base_url.encode())
-        content_type = CONTENT_TYPES.get(target.suffix) or (
-            mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        )
-        return Route(body=body, headers={"Content-Type": content_type})
+        return self.routes.get(path)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

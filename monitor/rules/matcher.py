@@ -117,7 +117,6 @@ class _FieldView:
     text: FoldedText
     tokens: list[tuple[str, int, int]]  # folded word, folded start, folded end
     keys: list[str]  # singular forms
-    by_key: dict[str, list[int]] = field(default_factory=dict)
     starts: list[int] = field(default_factory=list)
 
 
@@ -269,8 +268,6 @@ def _field_view(name: str, folded: FoldedText) -> _FieldView:
     tokens = words(folded.folded)
     view = _FieldView(name, folded, tokens, [_singular(w) for w, _s, _e in tokens])
     view.starts = [start for _w, start, _e in tokens]
-    for index, key in enumerate(view.keys):
-        view.by_key.setdefault(key, []).append(index)
     return view
 
 
