@@ -112,7 +112,12 @@ def db_upgrade(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
 
 def main() -> None:
-    from monitor import commands_archive, commands_poll, commands_rules  # noqa: F401 - registers
+    from monitor import (  # noqa: F401 - registers the commands
+        commands_alerts,
+        commands_archive,
+        commands_poll,
+        commands_rules,
+    )
 
     try:
         app()

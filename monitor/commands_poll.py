@@ -46,9 +46,15 @@ def run_command(
         monitor.sync_sources()
         names = monitor.adhoc_sources(source) if source else None
         reports = poll_with_progress(monitor, names)
+        sent = monitor.alerts.deliver_now() if monitor.alerts.enabled else None
     finally:
         monitor.close()
     print_summary(reports)
+    if sent is not None and sent.claimed:
+        out.print(
+            f"alerts: {sent.sent} sent, {sent.failed} to retry, {sent.dead} dead"
+            + (f", {sent.postponed} waiting on a down channel" if sent.postponed else "")
+        )
     if reports and all(r.status == "failed" for r in reports):
         raise typer.Exit(1)
 
