@@ -116,6 +116,16 @@ def take_digest_items(
     return [(row.story_id, row.article_id) for row in waiting]
 
 
+def waiting_stories(session: Session, route: str) -> list[tuple[int, int | None]]:
+    """(story, article) pairs that ``route``'s next digest will hold, oldest first."""
+    rows = session.execute(
+        select(DigestItem.story_id, DigestItem.article_id)
+        .where(DigestItem.route == route, DigestItem.digest_key.is_(None))
+        .order_by(DigestItem.id)
+    ).all()
+    return [(row.story_id, row.article_id) for row in rows]
+
+
 def waiting_digest_items(session: Session, route: str | None = None) -> int:
     query = select(func.count()).select_from(DigestItem).where(DigestItem.digest_key.is_(None))
     if route:

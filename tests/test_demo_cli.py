@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,8 @@ def demo_db(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     done = newsmon("demo", "--db", url)
     assert "Broken Feed" in done.stdout and "not a feed" in done.stdout
+    assert "Alerts your routes sent now" in done.stdout
+    assert "Digest of japan-morning due" in done.stdout
     return url
 
 
@@ -63,6 +66,24 @@ def test_syndicated_copies_become_one_article_or_one_story(demo_db):
     assert "/evwire/" in merged[0]["url"]
     passport = [row for row in rows if "battery passport" in row["title"]]
     assert len(passport) == 2 and passport[0]["story_id"] == passport[1]["story_id"]
+
+
+def test_demo_sends_one_alert_per_wanted_story_naming_every_outlet(demo_db):
+    rows = json.loads(
+        newsmon("search", "--db", demo_db, "--format", "json", "--limit", "500").stdout
+    )
+    wanted = {row["story_id"] for row in rows if row["scores"].get("ev_supply_chain", 0) >= 2}
+    alerts_file = Path(demo_db.removeprefix("sqlite:///")).with_name("demo-alerts.jsonl")
+    records = [json.loads(line) for line in alerts_file.read_text().splitlines()]
+    assert {r["route"] for r in records} == {"ev-now"}
+    alerted = [r["message"]["stories"][0]["story_id"] for r in records]
+    assert sorted(alerted) == sorted(wanted)  # one per story, none missing
+    passport = next(r for r in records if "battery passport" in r["headline"])
+    outlets = {o["name"] for o in passport["message"]["stories"][0]["outlets"]}
+    assert outlets == {"Brussels Brief", "EV Supply Wire"}
+    assert (
+        "also at EV Supply Wire" in passport["text"] or "also at Brussels Brief" in passport["text"]
+    )
 
 
 def test_fallbacks_are_stored_and_marked(demo_db):

@@ -27,7 +27,7 @@ from typing import Any
 
 from monitor.alerts.channels import Channel, open_channel, render_for
 from monitor.alerts.config import AlertsConfig
-from monitor.alerts.message import Message, story_item
+from monitor.alerts.message import Message, digest_message, story_message
 from monitor.errors import DeliveryError, NewsmonError
 from monitor.logs import redact
 from storage.db import Archive
@@ -168,22 +168,12 @@ class Dispatcher:
         wanted = route.wants if route is not None else None
         if alert.kind == "digest":
             spec = (alert.payload or {}).get("spec", {})
-            items = []
-            for story_id, article_id in spec.get("stories", []):
-                if articles.get(story_id):
-                    items.append(story_item(articles[story_id], lead_id=article_id, wanted=wanted))
-            return Message(
-                "digest",
-                alert.route,
-                tuple(items),
-                since=spec.get("since"),
-                until=spec.get("until"),
-            )
-        story = articles.get(alert.story_id or -1)
-        if not story:
-            return None
-        item = story_item(story, lead_id=alert.article_id, wanted=wanted)
-        return Message("story", alert.route, (item,))
+            return digest_message(
+                alert.route, spec.get("stories", []), articles, wanted=wanted,
+                since=spec.get("since"), until=spec.get("until"),
+            )  # fmt: skip
+        story = articles.get(alert.story_id or -1, [])
+        return story_message(alert.route, story, lead_id=alert.article_id, wanted=wanted)
 
     # -- sending ------------------------------------------------------------------------------
 

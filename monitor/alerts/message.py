@@ -8,7 +8,7 @@ same words even if the story gained another outlet in between.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,7 +108,7 @@ def story_item(
     for topic, score, explanation in lead.tags:
         if wanted is not None and not wanted(topic, score):
             continue
-        terms = tuple(dict.fromkeys(str(hit[4]) for hit in explanation.get("hits", [])))[:6]
+        terms = distinct_terms(str(hit[4]) for hit in explanation.get("hits", []))
         topics.append(TopicMatch(topic, round(float(score), 2), terms))
     return StoryItem(
         story_id=lead.story_id,
@@ -119,6 +119,40 @@ def story_item(
         topics=tuple(topics),
         snippet=snippet(lead.summary or lead.text_start),
     )
+
+
+def story_message(
+    route: str, articles: Sequence[StoryArticle], *, lead_id: int | None, wanted: Any = None
+) -> Message | None:
+    if not articles:
+        return None
+    return Message("story", route, (story_item(articles, lead_id=lead_id, wanted=wanted),))
+
+
+def digest_message(
+    route: str,
+    pairs: Sequence[Sequence[int | None]],
+    articles: dict[int, list[StoryArticle]],
+    *,
+    wanted: Any = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Message:
+    """``pairs`` are (story id, lead article id); stories gone from the archive are skipped."""
+    items = tuple(
+        story_item(articles[story_id], lead_id=article_id, wanted=wanted)
+        for story_id, article_id in pairs
+        if story_id is not None and articles.get(story_id)
+    )
+    return Message("digest", route, items, since=since, until=until)
+
+
+def distinct_terms(matched: Iterable[str], limit: int = 6) -> tuple[str, ...]:
+    """Matched words as written, each once whatever its case ("TOKYO", "Tokyo" → "TOKYO")."""
+    seen: dict[str, str] = {}
+    for text in matched:
+        seen.setdefault(text.casefold(), text)
+    return tuple(seen.values())[:limit]
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -12,13 +12,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts.channels import Channel
-from monitor.alerts.digests import DigestRunner
+from monitor.alerts.digests import DigestRunner, next_fire
 from monitor.alerts.dispatcher import Dispatcher, DispatchReport
+from monitor.alerts.message import Message, digest_message
 from monitor.alerts.planner import AlertPlanner
 from monitor.config import Config
 from monitor.logs import register_secret
 from storage.db import Archive
-from storage.outbox import release_leases
+from storage.outbox import release_leases, story_articles, waiting_stories
 
 log = logging.getLogger("newsmon.alerts")
 
@@ -65,6 +66,18 @@ class AlertService:
         """Owe any due digests, then send everything due (for ``run --once`` and the demo)."""
         self.digests.run_all_due()
         return self.dispatcher.drain()
+
+    def preview_digest(self, route: str) -> Message:
+        """What ``route``'s next digest would say if it went out now (nothing is marked)."""
+        with self.archive.reader() as session:
+            pairs = waiting_stories(session, route)
+            articles = story_articles(session, [story for story, _ in pairs])
+        config = self.alerts.routes[route]
+        return digest_message(route, pairs, articles, wanted=config.wants)
+
+    def next_digest_at(self, route: str) -> datetime | None:
+        trigger = self.digests.triggers.get(route)
+        return next_fire(trigger, utcnow()) if trigger else None
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """Add the dispatch sweep and one cron job per digest route to the daemon's scheduler."""

@@ -8,6 +8,7 @@ by the real pipeline into a demo archive, with the topics of the user's config.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from monitor.alerts.config import FileChannelConfig
 from monitor.config import Config, SourceConfig, load_config
 from monitor.demo.server import SiteServer
 from monitor.demo.site import build_routes, demo_source_list
@@ -34,16 +36,35 @@ def demo_sources(base_url: str) -> list[SourceConfig]:
     return [SourceConfig.model_validate(item) for item in demo_source_list(base_url)]
 
 
-def demo_config(base: Config, *, base_url: str, db_url: str) -> Config:
-    """The user's topics (and alert routes), the demo's sources, storage and fetch limits."""
+def demo_config(
+    base: Config, *, base_url: str, db_url: str, alerts_file: Path | None = None
+) -> Config:
+    """The user's topics and alert routes, the demo's sources, storage and fetch limits.
+
+    Every alert channel is swapped for a file, so the demo shows what the routes
+    would send without mailing or posting anything.
+    """
     fetch = base.fetch.model_copy(update=DEMO_FETCH)
+    alerts_file = alerts_file or Path("data/demo-alerts.jsonl")
+    channels = {
+        name: FileChannelConfig(type="file", path=str(alerts_file.resolve()))
+        for name in base.alerts.channels
+    }
     return base.model_copy(
         update={
             "sources": demo_sources(base_url),
             "fetch": fetch,
             "storage": base.storage.model_copy(update={"url": db_url}),
+            "alerts": base.alerts.model_copy(update={"channels": channels}),
         }
     )
+
+
+def demo_alerts_file(db_url: str) -> Path:
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_name("demo-alerts.jsonl")
+    return Path("data/demo-alerts.jsonl")
 
 
 def reset_sqlite(db_url: str) -> None:
@@ -66,11 +87,13 @@ def run_demo(
             f"{path}: not found; run the demo from the project folder or pass --config"
         )
     base = load_config(path)
+    alerts_file = demo_alerts_file(db_url)
     if not keep:
         reset_sqlite(db_url)
+        alerts_file.unlink(missing_ok=True)
     with SiteServer(port=port) as server:
         server.routes.update(build_routes(server.base_url))
-        config = demo_config(base, base_url=server.base_url, db_url=db_url)
+        config = demo_config(base, base_url=server.base_url, db_url=db_url, alerts_file=alerts_file)
         console.print(f"Serving the bundled demo news sites at {server.base_url}/")
         monitor = Monitor(config)
         try:
@@ -78,6 +101,7 @@ def run_demo(
             reports = poll_with_progress(monitor, None)
             print_summary(reports)
             summary = print_archive(monitor, console)
+            summary["alerts"] = show_alerts(monitor, alerts_file, console)
         finally:
             monitor.close()
     console.print(
@@ -86,6 +110,43 @@ def run_demo(
         f"[bold]newsmon sources --db {db_url}[/bold]"
     )
     return summary
+
+
+def show_alerts(monitor: Any, alerts_file: Path, console: Console) -> dict[str, Any]:
+    """Send what the routes owe (into the demo's file channel) and show it, with digest previews."""
+    from monitor.alerts.render import plain_text
+
+    routes = monitor.config.alerts.routes
+    if not routes:
+        console.print("\nNo alert routes in the config (alerts.routes), so no alerts to show.")
+        return {"sent": 0, "digests": {}}
+    start = alerts_file.stat().st_size if alerts_file.exists() else 0
+    report = monitor.alerts.deliver_now()
+    records = []
+    if alerts_file.exists():
+        with alerts_file.open(encoding="utf-8") as handle:
+            handle.seek(start)
+            records = [json.loads(line) for line in handle if line.strip()]
+    table = Table(title=f"Alerts your routes sent now: {len(records)} (written to {alerts_file})")
+    for column in ("route", "channel", "headline"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(record["route"], record["channel"], escape(record["headline"]))
+    console.print(table)
+    if records:
+        console.print("[bold]The first one, as its channel would show it:[/bold]")
+        console.print(escape(records[0]["text"]), highlight=False)
+    digests: dict[str, int] = {}
+    for name in monitor.alerts.digests.triggers:
+        preview = monitor.alerts.preview_digest(name)
+        digests[name] = len(preview.stories)
+        if not preview.stories:
+            continue
+        at = monitor.alerts.next_digest_at(name)
+        when = at.isoformat(timespec="minutes") if at else "its next cron time"
+        console.print(f"[bold]Digest of {escape(name)} due {when}:[/bold]")
+        console.print(escape(plain_text(preview)), highlight=False)
+    return {"sent": report.sent, "failed": report.failed, "digests": digests}
 
 
 def print_archive(monitor: Any, console: Console) -> dict[str, Any]:
