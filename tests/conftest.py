@@ -13,8 +13,10 @@ import yaml
 
 from monitor.config import Config, load_config
 from monitor.demo.server import SiteServer
+from monitor.demo.webhook import WebhookReceiver
 from monitor.poller import Monitor, PollReport
 from tests import reactor
+from tests.mailserver import MailServer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -30,11 +32,9 @@ FAST_FETCH = {
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[SiteServer]:
-    """A real HTTP server on 127.0.0.1 serving ``tmp_path/site`` plus scripted routes."""
-    root = tmp_path / "site"
-    root.mkdir()
-    with SiteServer(root) as server:
+def site() -> Iterator[SiteServer]:
+    """A real HTTP server on 127.0.0.1; tests script its routes."""
+    with SiteServer() as server:
         yield server
 
 
@@ -121,6 +121,40 @@ def pg_url() -> Iterator[str]:
     with engine.begin() as connection:
         connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[WebhookReceiver]:
+    """A real HTTP endpoint that answers like a Slack incoming webhook."""
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def smtp() -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1."""
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Iterator[Any]:
+    """A Monitor with alert routes and a controllable clock, from a real YAML config."""
+    from tests.alerting import TOPICS
+
+    made: list[Monitor] = []
+
+    def factory(sources: list[dict[str, Any]], alerts: dict[str, Any], clock: Any) -> Monitor:
+        path = write_config(tmp_path, sources=sources, topics=TOPICS, alerts=alerts)
+        monitor = Monitor(load_config(path), clock=clock)
+        monitor.sync_sources()
+        monitor.alerts.start()
+        made.append(monitor)
+        return monitor
+
+    yield factory
+    for monitor in made:
+        monitor.close()
 
 
 __all__ = ["SHARED", "Config", "article_html", "filler", "poll", "rss", "write_config"]

@@ -2,100 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+import json
+from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
-from monitor.config import load_config
-from monitor.demo.server import Route, SiteServer
-from monitor.demo.webhook import Reply, WebhookReceiver
-from monitor.poller import Monitor
-from storage.models import Alert, DigestItem
-from tests.conftest import article_html, filler, poll, rss, write_config
+from monitor.demo.server import Route
+from monitor.demo.webhook import Reply
+from storage.models import DigestItem
+from tests.alerting import NICKEL, Clock, alert_rows, section_texts, serve_feed, slack_alerts
+from tests.conftest import article_html, filler, poll, rss
 from tests.mailserver import MailServer
-
-TOPICS = {"ev": {"query": "nickel OR battery OR cathode"}, "eu": {"query": '"European Union"'}}
-NICKEL = "The new refinery will process nickel for battery cathodes bound for Japanese carmakers."
-START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # a Monday, 09:00 in Tokyo
-
-
-class Clock:
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    with MailServer() as server:
-        yield server
-
-
-@pytest.fixture
-def build(tmp_path: Path) -> Iterator[Any]:
-    made: list[Monitor] = []
-
-    def factory(sources: list[dict[str, Any]], alerts: dict[str, Any], clock: Clock) -> Monitor:
-        path = write_config(tmp_path, sources=sources, topics=TOPICS, alerts=alerts)
-        monitor = Monitor(load_config(path), clock=clock)
-        monitor.sync_sources()
-        monitor.alerts.start()
-        made.append(monitor)
-        return monitor
-
-    yield factory
-    for monitor in made:
-        monitor.close()
-
-
-def serve_feed(
-    site: SiteServer, feed: str, stories: list[tuple[str, str, str]], *, day: int = 29
-) -> None:
-    """Serve ``feed`` listing ``stories`` (slug, title, sentence), each with its article page."""
-    items = []
-    for slug, title, sentence in stories:
-        page = f"{feed.removesuffix('.xml')}/{slug}.html"
-        items.append({"title": title, "link": site.url(page), "guid": page,
-                      "pubDate": f"Sun, {day} Nov 2026 10:00:00 GMT"})  # fmt: skip
-        site.routes["/" + page] = Route(
-            body=article_html(title, filler(sentence)),
-            headers={"Content-Type": "text/html; charset=utf-8"},
-        )
-    site.routes["/" + feed] = Route(
-        body=rss(items), headers={"Content-Type": "application/rss+xml"}
-    )
-
-
-def slack_alerts(url: str, **route: Any) -> dict[str, Any]:
-    return {
-        "channels": {"desk": {"type": "slack", "webhook_url": url}},
-        "routes": {"ev-now": {"topics": ["ev"], "channels": ["desk"], **route}},
-        "dispatch": {"backoff": 10, "max_attempts": 5},
-    }
-
-
-def alert_rows(monitor: Monitor) -> list[Alert]:
-    with monitor.archive.reader() as session:
-        return list(session.execute(select(Alert).order_by(Alert.id)).scalars())
-
-
-def section_texts(payload: dict[str, Any]) -> str:
-    return "\n".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")
 
 
 def test_email_alert_has_recipients_subject_both_parts_and_links(site, smtp, build):
@@ -121,7 +38,7 @@ def test_email_alert_has_recipients_subject_both_parts_and_links(site, smtp, bui
     plain, html = mail.part("plain"), mail.part("html")
     url = site.url("wire/deal.html")
     assert url in plain and "Wire" in plain and "nickel" in plain
-    assert f'href="{url}"' in html and "<mark>nickel</mark>" in html
+    assert f'href="{url}"' in html and "<mark>nickel</mark>" in html.lower()
     assert monitor.alerts.deliver_now().sent == 0  # nothing is sent twice
     assert len(smtp.received) == 1
 
@@ -283,8 +200,6 @@ def test_digest_at_cron_time_holds_exactly_the_stories_since_the_last(site, buil
     poll(monitor)
     clock.now = datetime(2026, 12, 1, 23, 0, 30, tzinfo=UTC)  # Wednesday 08:00:30 Tokyo
     assert monitor.alerts.deliver_now().sent == 1
-
-    import json
 
     first, second = (json.loads(line)["message"] for line in out.read_text().splitlines())
     assert sorted(s["title"] for s in first["stories"]) == [
