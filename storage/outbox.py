@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -194,27 +194,62 @@ def claim_due(
     ]  # fmt: skip
 
 
-def _owned(alert_id: int, owner: str) -> Any:
-    return and_(Alert.id == alert_id, Alert.lease_owner == owner, Alert.status == PENDING)
+# Prebuilt Core statements on the table (not the ORM entity): one runs per alert sent,
+# and the ORM's bulk-update path costs more than SQLite takes to do the work.
+_ALERTS = Alert.__table__
+_OWNED = and_(
+    _ALERTS.c.id == bindparam("alert_id"),
+    _ALERTS.c.lease_owner == bindparam("owner"),
+    _ALERTS.c.status == PENDING,
+)
+_SAVE_PAYLOAD = update(_ALERTS).where(_OWNED).values(payload=bindparam("payload"))
+_PART_SENT = update(_ALERTS).where(_OWNED).values(parts_sent=bindparam("parts"))
+_SENT = (
+    update(_ALERTS)
+    .where(_OWNED)
+    .values(
+        status=SENT, sent_at=bindparam("now"), parts_sent=bindparam("parts"),
+        attempts=_ALERTS.c.attempts + 1, lease_owner=None, lease_until=None, last_error=None,
+    )
+)  # fmt: skip
+_RETRY = (
+    update(_ALERTS)
+    .where(_OWNED)
+    .values(
+        attempts=_ALERTS.c.attempts + 1, last_error=bindparam("error"),
+        next_attempt_at=bindparam("retry_at"), lease_owner=None, lease_until=None,
+    )
+)  # fmt: skip
+_DEAD = (
+    update(_ALERTS)
+    .where(_OWNED)
+    .values(
+        status=DEAD, attempts=_ALERTS.c.attempts + 1, last_error=bindparam("error"),
+        lease_owner=None, lease_until=None,
+    )
+)  # fmt: skip
 
 
-def save_payload(session: Session, alert_id: int, owner: str, payload: dict[str, Any]) -> None:
-    session.execute(update(Alert).where(_owned(alert_id, owner)).values(payload=payload))
+def save_payloads(session: Session, owner: str, payloads: dict[int, dict[str, Any]]) -> None:
+    """Store the rendered messages of claimed alerts (one statement for the batch)."""
+    if payloads:
+        session.connection().execute(
+            _SAVE_PAYLOAD,
+            [{"alert_id": i, "owner": owner, "payload": p} for i, p in payloads.items()],
+        )
 
 
 def record_part_sent(session: Session, alert_id: int, owner: str, parts_sent: int) -> None:
-    session.execute(update(Alert).where(_owned(alert_id, owner)).values(parts_sent=parts_sent))
+    session.connection().execute(
+        _PART_SENT, {"alert_id": alert_id, "owner": owner, "parts": parts_sent}
+    )
 
 
 def record_sent(session: Session, alert_id: int, owner: str, now: datetime, parts: int) -> bool:
-    result = session.execute(
-        update(Alert)
-        .where(_owned(alert_id, owner))
-        .values(
-            status=SENT, sent_at=now, parts_sent=parts, attempts=Alert.attempts + 1,
-            lease_owner=None, lease_until=None, last_error=None,
-        )
-    )  # fmt: skip
+    """False when the lease was lost (another dispatcher took over): nothing is changed."""
+    result = session.connection().execute(
+        _SENT, {"alert_id": alert_id, "owner": owner, "now": now, "parts": parts}
+    )
     return bool(result.rowcount)
 
 
@@ -222,15 +257,11 @@ def record_failure(
     session: Session, alert_id: int, owner: str, *, error: str, retry_at: datetime | None
 ) -> None:
     """Count a failed attempt: due again at ``retry_at``, or dead when it is None."""
-    values: dict[str, Any] = {
-        "attempts": Alert.attempts + 1, "last_error": error[:2000],
-        "lease_owner": None, "lease_until": None,
-    }  # fmt: skip
+    values = {"alert_id": alert_id, "owner": owner, "error": error[:2000]}
     if retry_at is None:
-        values["status"] = DEAD
+        session.connection().execute(_DEAD, values)
     else:
-        values["next_attempt_at"] = retry_at
-    session.execute(update(Alert).where(_owned(alert_id, owner)).values(**values))
+        session.connection().execute(_RETRY, {**values, "retry_at": retry_at})
 
 
 def postpone(session: Session, alert_ids: Sequence[int], owner: str, until: datetime) -> None:

@@ -38,7 +38,7 @@ from storage.outbox import (
     record_failure,
     record_part_sent,
     record_sent,
-    save_payload,
+    save_payloads,
     story_articles,
 )
 
@@ -150,6 +150,7 @@ class Dispatcher:
             elif alert.story_id is not None:
                 story_ids.add(alert.story_id)
         articles = story_articles(session, sorted(story_ids))
+        payloads: dict[int, dict[str, Any]] = {}
         for alert in claimed:
             saved = (alert.payload or {}).get("message")
             if saved:
@@ -158,9 +159,8 @@ class Dispatcher:
             message = self._build(alert, articles)
             found[alert.id] = message
             if message is not None:
-                payload = dict(alert.payload or {})
-                payload["message"] = message.to_json()
-                save_payload(session, alert.id, self.owner, payload)
+                payloads[alert.id] = {**(alert.payload or {}), "message": message.to_json()}
+        save_payloads(session, self.owner, payloads)
         return found
 
     def _build(self, alert: ClaimedAlert, articles: dict[int, list[Any]]) -> Message | None:
