@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from monitor.demo.server import Route
-from monitor.demo.webhook import Reply
+from monitor.demo.webhook import Reply, WebhookReceiver
 from storage.models import DigestItem
 from tests.alerting import NICKEL, Clock, alert_rows, section_texts, serve_feed, slack_alerts
 from tests.conftest import article_html, filler, poll, rss
-from tests.mailserver import MailServer
+from tests.mailserver import MailServer, self_signed_certificate
 
 
 def test_email_alert_has_recipients_subject_both_parts_and_links(site, smtp, build):
@@ -234,3 +236,74 @@ def test_hourly_cap_sends_the_overflow_in_the_next_digest(site, slack, build):
     assert headers[2].startswith("ev-now: 3 new stories")
     titles = " ".join(section_texts(p) for p in slack.accepted)
     assert all(f"Battery story number {i} on cathodes" in titles for i in range(5))
+
+
+def mail_alerts(server: MailServer, **channel: Any) -> dict[str, Any]:
+    return {
+        "channels": {"mail": {"type": "email", "host": "127.0.0.1", "port": server.port,
+                              "from": "newsmon@example.org", "to": "analyst@example.org",
+                              **channel}},
+        "routes": {"ev-now": {"topics": ["ev"], "channels": ["mail"]}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_email_over_starttls_or_implicit_tls_with_a_login(site, build, tmp_path, security):
+    serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
+    certificate = self_signed_certificate(tmp_path)
+    server = MailServer(security=security, certificate=certificate, users={"newsmon": "pa55-word"})
+    with server:
+        alerts = mail_alerts(server, security=security, ca_file=str(certificate[0]),
+                             username="newsmon", password="pa55-word")  # fmt: skip
+        monitor = build([{"name": "Wire", "url": site.url("wire.xml")}], alerts, Clock())
+        poll(monitor)
+        assert monitor.alerts.deliver_now().sent == 1
+    assert server.logins == [("newsmon", True)]
+    assert [m.message["Subject"] for m in server.received] == [
+        "[newsmon] ev: Nickel refinery deal signed"
+    ]
+
+
+def test_a_refused_login_is_dead_at_once_and_never_shows_the_password(site, build, tmp_path):
+    serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
+    certificate = self_signed_certificate(tmp_path)
+    server = MailServer(
+        security="starttls", certificate=certificate, users={"newsmon": "right-one"}
+    )
+    with server:
+        alerts = mail_alerts(server, security="starttls", ca_file=str(certificate[0]),
+                             username="newsmon", password="wrong-one")  # fmt: skip
+        monitor = build([{"name": "Wire", "url": site.url("wire.xml")}], alerts, Clock())
+        poll(monitor)
+        assert monitor.alerts.deliver_now().dead == 1
+    [row] = alert_rows(monitor)
+    assert "login refused by 127.0.0.1 (535)" in row.last_error
+    assert "wrong-one" not in row.last_error and server.received == []
+
+
+def test_an_untrusted_certificate_is_a_clear_tls_error(site, build, tmp_path):
+    serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
+    server = MailServer(security="starttls", certificate=self_signed_certificate(tmp_path))
+    with server:
+        monitor = build([{"name": "Wire", "url": site.url("wire.xml")}],
+                        mail_alerts(server, security="starttls"), Clock())  # fmt: skip
+        poll(monitor)
+        assert monitor.alerts.deliver_now().failed == 1
+    [row] = alert_rows(monitor)
+    assert "TLS error: certificate not trusted (self-signed certificate" in row.last_error
+
+
+def test_an_apprise_url_delivers_through_apprise(site, build):
+    serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
+    with WebhookReceiver(path="/notify", block_kit=False) as endpoint:
+        host = endpoint.url.split("//")[1].split("/")[0]
+        alerts = {
+            "channels": {"ntfy-like": {"type": "apprise", "urls": f"json://{host}/notify"}},
+            "routes": {"ev-now": {"topics": ["ev"], "channels": ["ntfy-like"]}},
+        }
+        monitor = build([{"name": "Wire", "url": site.url("wire.xml")}], alerts, Clock())
+        poll(monitor)
+        assert monitor.alerts.deliver_now().sent == 1
+        [payload] = endpoint.accepted
+    assert payload["title"] == "ev: Nickel refinery deal signed"
+    assert site.url("wire/deal.html") in payload["message"]

@@ -66,16 +66,16 @@ class EmailChannel:
     def post(self, part: Any) -> None:
         config = self.config
         try:
+            context = ssl.create_default_context(cafile=config.ca_file)
             if config.security == "tls":
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    config.host, config.port, timeout=config.timeout,
-                    context=ssl.create_default_context(),
-                )  # fmt: skip
+                    config.host, config.port, timeout=config.timeout, context=context
+                )
             else:
                 client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
             with client:
                 if config.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=context)
                 if config.username and config.password:
                     client.login(config.username, config.password)
                 refused = client.sendmail(config.sender, config.to, part)
@@ -91,7 +91,7 @@ class EmailChannel:
             ) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise DeliveryError(
-                f"email {self.name}: {config.host} does not support {exc} (check security:)",
+                f"email {self.name}: {config.host}: {exc} (check security: and port:)",
                 permanent=True,
             ) from None
         except smtplib.SMTPResponseException as exc:

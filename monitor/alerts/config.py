@@ -64,6 +64,9 @@ class EmailChannelConfig(_Strict):
     subject: Template = DEFAULT_SUBJECT
     digest_subject: Template = DEFAULT_DIGEST_SUBJECT
     timeout: float = Field(30.0, gt=0, le=300)
+    ca_file: str | None = Field(
+        None, description="PEM bundle to trust instead of the system's (a private relay's CA)"
+    )
 
     @model_validator(mode="after")
     def _login_pair(self) -> EmailChannelConfig:

@@ -202,7 +202,10 @@ class SlackChannel:
 
 def describe_network_error(exc: BaseException) -> str:
     """Name the failure the way an operator fixes it: DNS, refused, timeout, TLS."""
-    reason: Any = getattr(exc, "reason", exc)
+    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        why = reason.verify_message
+        return f"TLS error: certificate not trusted ({why}; ca_file: can name a private CA)"
     if isinstance(reason, socket.gaierror):
         return "DNS lookup failed (check the host name)"
     if isinstance(reason, ConnectionRefusedError):

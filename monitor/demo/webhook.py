@@ -59,9 +59,16 @@ def block_kit_problem(payload: Any) -> str | None:
 
 class WebhookReceiver:
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, path: str = "/services/T0/B0/secret"
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/services/T0/B0/secret",
+        block_kit: bool = True,
     ):
+        """``block_kit=False`` takes any JSON (for Apprise's json:// and other generic posts)."""
         self.path = path
+        self.block_kit = block_kit
         self.script: deque[Reply] = deque()
         self.posts: list[Post] = []
         self._lock = threading.Lock()
@@ -102,7 +109,7 @@ class WebhookReceiver:
             payload = json.loads(raw)
         except ValueError:
             return Reply(400, "invalid_payload")
-        problem = block_kit_problem(payload)
+        problem = block_kit_problem(payload) if self.block_kit else None
         return Reply(400, problem) if problem else Reply()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
