@@ -141,6 +141,8 @@ class Daemon:
         try:
             reports = await self.monitor.poll([name])
             self.polls_done += 1
+            if any(item.new for item in reports):
+                self.monitor.alerts.nudge()
             for item in reports:
                 log_report(item)
             for callback in self.on_poll:

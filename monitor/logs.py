@@ -77,3 +77,5 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
+    # slack-sdk logs every failed post at ERROR; the dispatcher reports each failure itself.
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)

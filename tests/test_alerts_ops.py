@@ -229,7 +229,11 @@ def test_sigkill_after_tags_are_stored_loses_no_alert_and_sends_none_twice(tmp_p
         "sources": [{"name": "Wire", "url": site.url("wire.xml"), "interval": 3600}],
         "topics": TOPICS,
     }
-    config = write_config(tmp_path, **sections, alerts={**alerts, "dispatch": {"interval": 3600}})
+    config = write_config(
+        tmp_path,
+        **sections,
+        alerts={**alerts, "dispatch": {"interval": 3600, "sweep_after_poll": False}},
+    )
     archive_url = load_config(config).resolve_storage_url()
 
     def rows() -> list[Alert]:
@@ -267,3 +271,41 @@ def test_sigkill_after_tags_are_stored_loses_no_alert_and_sends_none_twice(tmp_p
     )
     assert titles == sorted(title for _slug, title, _s in stories)
     assert {r.status for r in rows()} == {"sent"}
+
+
+def test_the_daemon_sends_an_alert_right_after_the_poll_that_owed_it(
+    tmp_path, site, slack, monkeypatch
+):
+    import asyncio
+
+    from monitor import daemon as daemon_module
+    from monitor.poller import Monitor
+    from tests import reactor
+
+    monkeypatch.setattr(daemon_module, "FIRST_POLL_SPREAD_S", 0.2)
+    serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
+    path = write_config(
+        tmp_path, schedule={"min_interval": 1, "jitter": 0},
+        sources=[{"name": "Wire", "url": site.url("wire.xml"), "interval": 3600}], topics=TOPICS,
+        alerts={**slack_alerts(slack.url), "dispatch": {"interval": 3600}},
+    )  # fmt: skip
+    monitor = Monitor(load_config(path))
+    daemon = daemon_module.Daemon(monitor)
+    holder: dict[str, asyncio.Event] = {}
+
+    async def main() -> None:
+        holder["stop"] = asyncio.Event()
+        await daemon.run(holder["stop"])
+
+    finished = reactor.submit(main)
+    try:
+        # The sweep interval is an hour: only the nudge after the poll can send it this soon.
+        assert _wait(lambda: len(slack.accepted) == 1, timeout=30)
+    finally:
+        reactor.run(lambda: _set(holder["stop"]))
+        finished.result(30)
+        monitor.close()
+
+
+async def _set(event) -> None:
+    event.set()

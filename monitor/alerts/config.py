@@ -185,6 +185,9 @@ class DispatchSettings(_Strict):
     backoff_max: float = Field(3600.0, gt=0)
     batch: int = Field(500, ge=1, le=10_000)
     lease: float = Field(300.0, ge=10, description="a claimed alert is retried after this")
+    sweep_after_poll: bool = Field(
+        True, description="sweep as soon as a poll stores something, not only every interval"
+    )
 
 
 class AlertsConfig(_Strict):

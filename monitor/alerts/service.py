@@ -22,6 +22,7 @@ from storage.db import Archive
 from storage.outbox import release_leases, story_articles, waiting_stories
 
 log = logging.getLogger("newsmon.alerts")
+SWEEP_JOB = "alerts:dispatch"
 
 
 def utcnow() -> datetime:
@@ -48,6 +49,7 @@ class AlertService:
         base = config.path.parent if config.path else Path.cwd()
         self.dispatcher = Dispatcher(archive, alerts, clock=clock, channels=channels, base=base)
         self.digests = DigestRunner(archive, alerts, clock)
+        self._scheduler: AsyncIOScheduler | None = None
 
     @property
     def enabled(self) -> bool:
@@ -82,9 +84,10 @@ class AlertService:
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """Add the dispatch sweep and one cron job per digest route to the daemon's scheduler."""
         self.start()
+        self._scheduler = scheduler
         scheduler.add_job(
             self._sweep, IntervalTrigger(seconds=self.alerts.dispatch.interval),
-            id="alerts:dispatch", name="dispatch alerts", max_instances=1, coalesce=True,
+            id=SWEEP_JOB, name="dispatch alerts", max_instances=1, coalesce=True,
             misfire_grace_time=None, next_run_time=utcnow(),
         )  # fmt: skip
         for route, trigger in self.digests.triggers.items():
@@ -92,6 +95,13 @@ class AlertService:
                 self._digest, trigger, args=[route], id=f"alerts:digest:{route}",
                 name=f"digest {route}", max_instances=1, coalesce=True, misfire_grace_time=None,
             )  # fmt: skip
+
+    def nudge(self) -> None:
+        """Sweep now, not at the next tick: a poll just stored articles that may owe alerts."""
+        if not self.alerts.dispatch.sweep_after_poll:
+            return
+        if self._scheduler is not None and self._scheduler.get_job(SWEEP_JOB):
+            self._scheduler.modify_job(SWEEP_JOB, next_run_time=utcnow())
 
     async def _sweep(self) -> None:
         try:
