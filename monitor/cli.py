@@ -116,6 +116,7 @@ def main() -> None:
         commands_alerts,
         commands_archive,
         commands_poll,
+        commands_report,
         commands_rules,
     )
 

@@ -8,11 +8,21 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from monitor.cli import ConfigOpt, DbOpt, app, open_config, parse_when
+from monitor.cli import ConfigOpt, DbOpt, app, err, open_config
 from monitor.errors import NewsmonError
 from monitor.output import Format, write_records
+from monitor.search_options import (
+    LangOpt,
+    QueryArg,
+    ScoreOpt,
+    SinceOpt,
+    SourceOpt,
+    TopicOpt,
+    UntilOpt,
+    build_request,
+)
 from storage.db import Archive
-from storage.search import SearchRequest, load_rows, search
+from storage.search import load_rows, search_page
 from storage.sources import source_health
 
 out = Console()
@@ -21,22 +31,19 @@ SEARCH_COLUMNS = ("id", "published", "source", "topics", "title")
 
 @app.command("search")
 def search_command(
-    query: Annotated[
-        str | None, typer.Argument(help='e.g. nickel AND (Indonesia OR "HPAL") NOT tesla*')
-    ] = None,
-    topic: Annotated[
-        list[str] | None, typer.Option("--topic", "-t", help="Only this topic; repeatable.")
-    ] = None,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", "-s", help="Only this source name; repeatable.")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or 2026-03-01")] = None,
-    until: Annotated[str | None, typer.Option(help="a date or ISO time (exclusive)")] = None,
-    language: Annotated[str | None, typer.Option("--lang", help="ISO 639-1 code, e.g. ja")] = None,
-    min_score: Annotated[float | None, typer.Option(help="Minimum topic score")] = None,
+    query: QueryArg = None,
+    topic: TopicOpt = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    language: LangOpt = None,
+    min_score: ScoreOpt = None,
     sort: Annotated[str, typer.Option(help="relevance or date")] = "relevance",
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after the previous page (printed at its end).")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -46,26 +53,25 @@ def search_command(
     Examples: newsmon search nickel --topic ev_supply_chain --since 30d;
     newsmon search --format json --limit 5
     """
-    if sort not in ("relevance", "date"):
-        raise NewsmonError("--sort must be relevance or date")
-    request = SearchRequest(
-        query=query, topics=tuple(topic or ()), sources=tuple(source or ()), language=language,
-        since=parse_when(since, option="--since"), until=parse_when(until, option="--until"),
-        min_score=min_score, sort=sort, limit=limit, offset=offset,  # type: ignore[arg-type]
+    request = build_request(
+        query=query, topic=topic, source=source, since=since, until=until, language=language,
+        min_score=min_score, sort=sort, limit=limit, offset=offset, cursor=cursor,
     )  # fmt: skip
     archive = Archive(open_config(config, db).resolve_storage_url())
     try:
         with archive.reader() as session:
-            rows = search(session, request)
+            page = search_page(session, request)
     finally:
         archive.close()
-    records = [row.to_json() for row in rows]
+    records = [row.to_json() for row in page.rows]
     if fmt is Format.table:
         for record in records:
             record["published"] = (record["published"] or record["fetched"])[:16].replace("T", " ")
         write_records(records, fmt, columns=SEARCH_COLUMNS, title=f"{len(records)} articles")
     else:
         write_records(records, fmt, columns=list(records[0]) if records else ["id"])
+    if page.next_cursor:
+        err.print(f"more: add --cursor {page.next_cursor}", highlight=False)
 
 
 @app.command("show")
