@@ -100,6 +100,16 @@ class ScheduleSettings(Strict):
     min_interval: Duration = 60.0
 
 
+class WebSettings(Strict):
+    """``newsmon serve``. Off loopback it needs a token or a password (from the environment)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    token: str | None = Field(None, description="Bearer token, ?token= or basic-auth password")
+    password: str | None = Field(None, description="basic-auth password (any user name)")
+    page_size: int = Field(20, ge=5, le=200)
+
+
 SourceKind = Literal["feed", "sitemap", "listing", "auto"]
 
 
@@ -126,6 +136,7 @@ class Config(Strict):
     sources: list[SourceConfig] = []
     topics: dict[str, TopicRule] = {}
     alerts: AlertsConfig = AlertsConfig()
+    web: WebSettings = WebSettings()
 
     path: Path | None = Field(None, exclude=True)
 
