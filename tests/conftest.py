@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,8 @@ from monitor.config import Config, load_config
 from monitor.demo.server import SiteServer
 from monitor.demo.webhook import WebhookReceiver
 from monitor.poller import Monitor, PollReport
+from storage.articles import NewArticle, insert_article
+from storage.db import Archive
 from tests import reactor
 from tests.mailserver import MailServer
 
@@ -155,6 +160,43 @@ def build(tmp_path: Path) -> Iterator[Any]:
     yield factory
     for monitor in made:
         monitor.close()
+
+
+HOSTILE_TITLE = "<script>alert('x')</script> Nickel talks & <b>quokka</b> tariffs"
+
+
+def newsmon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", *args], cwd=REPO, capture_output=True, text=True,
+        timeout=180,
+    )  # fmt: skip
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory) -> str:
+    """The demo archive, plus one article whose title and text are hostile HTML."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'demo.db'}"
+    newsmon("demo", "--db", url)
+    archive = Archive(url)
+    now = datetime.now(UTC)
+    with archive.session() as session:
+        insert_article(
+            session,
+            NewArticle(
+                canonical_url="http://127.0.0.1/hostile.html", title=HOSTILE_TITLE,
+                text="Nickel <img src=x onerror=alert(1)> prices rose.\nSecond paragraph.",
+                summary="", author=None, language="en", published_at=now, fetched_at=now,
+                extraction="full", extraction_note=None, content_hash="hostile", title_key="hostile",
+            ),
+            urls=["http://127.0.0.1/hostile.html"], source_id=1,
+            source_url="http://127.0.0.1/hostile.html",
+            tags=[("ev_supply_chain", 3.0, {"hits": [["nickel", "text", 0, 6, "Nickel"]]})],
+        )  # fmt: skip
+    archive.close()
+    return url
 
 
 __all__ = ["SHARED", "Config", "article_html", "filler", "poll", "rss", "write_config"]

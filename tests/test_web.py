@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
 
 import feedparser
 import pytest
@@ -14,45 +10,7 @@ from fastapi.testclient import TestClient
 
 from monitor.config import load_config
 from monitor.web import create_app
-from storage.articles import NewArticle, insert_article
-from storage.db import Archive
-from tests.conftest import REPO
-
-HOSTILE_TITLE = "<script>alert('x')</script> Nickel talks & <b>quokka</b> tariffs"
-
-
-def newsmon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", *args], cwd=REPO, capture_output=True, text=True,
-        timeout=180,
-    )  # fmt: skip
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
-
-
-@pytest.fixture(scope="module")
-def demo_url(tmp_path_factory) -> str:
-    """The demo archive, plus one article whose title and text are hostile HTML."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'demo.db'}"
-    newsmon("demo", "--db", url)
-    archive = Archive(url)
-    now = datetime.now(UTC)
-    with archive.session() as session:
-        insert_article(
-            session,
-            NewArticle(
-                canonical_url="http://127.0.0.1/hostile.html", title=HOSTILE_TITLE,
-                text="Nickel <img src=x onerror=alert(1)> prices rose.\nSecond paragraph.",
-                summary="", author=None, language="en", published_at=now, fetched_at=now,
-                extraction="full", extraction_note=None, content_hash="hostile", title_key="hostile",
-            ),
-            urls=["http://127.0.0.1/hostile.html"], source_id=1,
-            source_url="http://127.0.0.1/hostile.html",
-            tags=[("ev_supply_chain", 3.0, {"hits": [["nickel", "text", 0, 6, "Nickel"]]})],
-        )  # fmt: skip
-    archive.close()
-    return url
+from tests.conftest import HOSTILE_TITLE, REPO, newsmon
 
 
 def client_for(url: str, **web: str) -> TestClient:
@@ -205,6 +163,3 @@ def test_serve_refuses_a_public_address_without_a_password(tmp_path):
     )
     assert done.returncode == 2
     assert "refusing to serve the archive on 0.0.0.0 without a password" in done.stderr
-
-
-__all__ = ["Path"]
