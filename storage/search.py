@@ -126,47 +126,123 @@ def search(session: Session, request: SearchRequest) -> list[ArticleRow]:
 def search_page(session: Session, request: SearchRequest, *, with_text: bool = False) -> SearchPage:
     """One page of results and the cursor of the next (keyset pagination: deep pages stay fast).
 
+    Three plans, each chosen so the cost does not grow with the archive:
+
+    * no text query: walk the (date, id) index newest first, checking filters;
+    * text query by relevance: rank (bm25) the newest ``RANK_WINDOW`` matches that pass
+      the filters, so a word found in half the archive costs what a rare one does;
+    * text query by date: few matches are looked up and sorted; many matches are found
+      by walking the date index and stopping at the first page full.
+
     ``offset`` is kept for small jumps; ``cursor`` is what deep paging should use.
     """
     node = parse_query(request.query or "")
-    by_rank = node is not None and request.sort == "relevance"
-    if node is not None:
-        statement = (
-            select(Article.id, _RANK, _SNIPPET, _WHEN.label("when"))
-            .select_from(_FTS)
-            .join(Article, Article.id == _FTS.c.rowid)
-            .where(text("articles_fts MATCH :match").bindparams(match=to_fts5(node)))
-        )
+    match = to_fts5(node) if node is not None else None
+    after = _decode_cursor(request.cursor) if request.cursor else None
+    if match is None:
+        rows = _browse(session, request, after)
+    elif request.sort == "relevance":
+        rows = _ranked(session, request, match, after)
     else:
-        statement = select(Article.id, _WHEN.label("when"))
-    statement = statement.where(*_filters(request, _WHEN))
-    if request.cursor:
-        key, last_id = _decode_cursor(request.cursor)
-        if by_rank:
-            after = or_(_RANK > key, and_(_RANK == key, Article.id < last_id))  # noqa: SIM300
-            statement = statement.where(after)
-        else:
-            moment = _parse_moment(key)
-            after = or_(_WHEN < moment, and_(_WHEN == moment, Article.id < last_id))  # noqa: SIM300
-            statement = statement.where(after)
-    if by_rank:
-        statement = statement.order_by(_RANK, Article.id.desc())
-    else:
-        statement = statement.order_by(_WHEN.desc(), Article.id.desc())
-    statement = statement.limit(request.limit + 1)
-    if request.offset and not request.cursor:
-        statement = statement.offset(request.offset)
-    rows = session.execute(statement).all()
+        rows = _dated_matches(session, request, match, after)
     more = len(rows) > request.limit
     rows = rows[: request.limit]
-    snippets = {row[0]: row[2] for row in rows} if node is not None else {}
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        key = last.rank if by_rank else _moment_key(last.when)
-        next_cursor = _encode_cursor(key, last.id)
-    ids = [row[0] for row in rows]
+    next_cursor = _encode_cursor(rows[-1][1], rows[-1][0]) if more and rows else None
+    ids = [article_id for article_id, _key in rows]
+    snippets = _snippets(session, match, ids) if match is not None else {}
     return SearchPage(load_rows(session, ids, snippets, with_text=with_text), next_cursor)
+
+
+RANK_WINDOW = 2000
+DENSE_MATCHES = 2000
+
+
+def _match(query: str) -> Any:
+    return text("articles_fts MATCH :match").bindparams(match=query)
+
+
+def _page_bounds(statement: Any, request: SearchRequest, after: Any) -> Any:
+    statement = statement.limit(request.limit + 1)
+    if request.offset and after is None:
+        statement = statement.offset(request.offset)
+    return statement
+
+
+def _browse(session: Session, request: SearchRequest, after: Any) -> list[tuple[int, Any]]:
+    """Newest first through the (date, id) index; filters are checked as it walks."""
+    statement = select(Article.id, _WHEN).where(*_filters(request, Article.id, direct=True))
+    if after is not None:
+        statement = statement.where(_after_moment(Article.id, after))
+    statement = statement.order_by(_WHEN.desc(), Article.id.desc())
+    return [
+        (i, _moment_key(w)) for i, w in session.execute(_page_bounds(statement, request, after))
+    ]
+
+
+def _ranked(
+    session: Session, request: SearchRequest, match: str, after: Any
+) -> list[tuple[int, Any]]:
+    rowid = _FTS.c.rowid
+    window = (
+        select(rowid.label("id"), _RANK)
+        .select_from(_FTS)
+        .where(_match(match), *_filters(request, rowid))
+        .order_by(rowid.desc())
+        .limit(RANK_WINDOW)
+        .subquery()
+    )
+    statement = select(window.c.id, window.c.rank)
+    if after is not None:
+        key, last_id = after
+        statement = statement.where(
+            or_(window.c.rank > key, and_(window.c.rank == key, window.c.id < last_id))
+        )
+    statement = statement.order_by(window.c.rank, window.c.id.desc())
+    return [(i, r) for i, r in session.execute(_page_bounds(statement, request, after))]
+
+
+def _dated_matches(
+    session: Session, request: SearchRequest, match: str, after: Any
+) -> list[tuple[int, Any]]:
+    matches = select(_FTS.c.rowid).select_from(_FTS).where(_match(match))
+    total = session.execute(select(func.count()).select_from(matches.subquery())).scalar_one()
+    # Many matches: walk the date index (a unary + keeps SQLite off the id lookup) and stop
+    # at the first page full. Few: look each one up and sort them.
+    member = literal_column("+articles.id") if total > DENSE_MATCHES else Article.id
+    statement = select(Article.id, _WHEN).where(
+        member.in_(matches), *_filters(request, Article.id, direct=True)
+    )
+    if after is not None:
+        statement = statement.where(_after_moment(Article.id, after))
+    statement = statement.order_by(_WHEN.desc(), Article.id.desc())
+    return [
+        (i, _moment_key(w)) for i, w in session.execute(_page_bounds(statement, request, after))
+    ]
+
+
+def _after_moment(id_column: Any, after: Any) -> Any:
+    key, last_id = after
+    moment = _parse_moment(key)
+    return or_(_WHEN < moment, and_(_WHEN == moment, id_column < last_id))  # noqa: SIM300
+
+
+def _snippets(session: Session, match: str, ids: list[int]) -> dict[int, str]:
+    """Snippets for one page only: computing them for every match is the slow part."""
+    if not ids:
+        return {}
+    rowid = _FTS.c.rowid
+    # One scan over the page's rowid range, snippets only for the page's rows. Handing the
+    # ids to FTS5 one by one (rowid = ?) re-expands a prefix query per id: 20x slower.
+    statement = (
+        select(rowid, _SNIPPET)
+        .select_from(_FTS)
+        .where(
+            _match(match),
+            rowid.between(min(ids), max(ids)),
+            literal_column("+articles_fts.rowid").in_(ids),
+        )
+    )
+    return {row[0]: row[1] for row in session.execute(statement)}
 
 
 def _moment_key(value: Any) -> str:
@@ -193,15 +269,19 @@ def count_matches(session: Session, request: SearchRequest) -> int:
 def _matching(request: SearchRequest) -> Any:
     """A subquery of the ids the request matches, for counts and facets."""
     node = parse_query(request.query or "")
-    statement = select(Article.id.label("id"))
-    if node is not None:
-        statement = (
+    if node is None:
+        return (
             select(Article.id.label("id"))
-            .select_from(_FTS)
-            .join(Article, Article.id == _FTS.c.rowid)
-            .where(text("articles_fts MATCH :match").bindparams(match=to_fts5(node)))
+            .where(*_filters(request, Article.id, direct=True))
+            .subquery()
         )
-    return statement.where(*_filters(request, _WHEN)).subquery()
+    rowid = _FTS.c.rowid
+    return (
+        select(rowid.label("id"))
+        .select_from(_FTS)
+        .where(_match(to_fts5(node)), *_filters(request, rowid))
+        .subquery()
+    )
 
 
 def facets(
@@ -244,30 +324,42 @@ def iter_rows(
         cursor = page.next_cursor
 
 
-def _filters(request: SearchRequest, when: Any) -> list[Any]:
+def _filters(request: SearchRequest, article_id: Any, *, direct: bool = False) -> list[Any]:
+    """Conditions on ``article_id`` (the articles table's id, or the FTS rowid).
+
+    With ``direct`` the articles table is in the query and its columns are tested
+    in place; otherwise (an FTS scan) they become an indexed ``id IN (…)``.
+    """
     filters: list[Any] = []
     if request.topics:
-        condition = [Tag.article_id == Article.id, Tag.topic.in_(request.topics)]
+        condition = [Tag.article_id == article_id, Tag.topic.in_(request.topics)]
         if request.min_score is not None:
             condition.append(Tag.score >= request.min_score)
         filters.append(exists().where(*condition))
     elif request.min_score is not None:
-        filters.append(exists().where(Tag.article_id == Article.id, Tag.score >= request.min_score))
+        filters.append(exists().where(Tag.article_id == article_id, Tag.score >= request.min_score))
     if request.sources:
         names = [s.casefold() for s in request.sources]
         filters.append(
             exists().where(
-                ArticleSource.article_id == Article.id,
+                ArticleSource.article_id == article_id,
                 Source.id == ArticleSource.source_id,
                 or_(func.lower(Source.name).in_(names), Source.url.in_(request.sources)),
             )
         )
+    own: list[Any] = []
     if request.language:
-        filters.append(Article.language == request.language.lower())
+        own.append(Article.language == request.language.lower())
     if request.since:
-        filters.append(when >= request.since)
+        own.append(_WHEN >= request.since)  # noqa: SIM300
     if request.until:
-        filters.append(when < request.until)
+        own.append(_WHEN < request.until)  # noqa: SIM300
+    if own and direct:
+        filters.extend(own)
+    elif own:
+        # The unary + keeps SQLite from handing these ids to FTS5 as rowid lookups (one
+        # full MATCH per id); instead the matches are scanned and checked against the set.
+        filters.append(literal_column("+articles_fts.rowid").in_(select(Article.id).where(*own)))
     return filters
 
 

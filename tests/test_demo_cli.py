@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -84,6 +85,44 @@ def test_demo_sends_one_alert_per_wanted_story_naming_every_outlet(demo_db):
     assert (
         "also at EV Supply Wire" in passport["text"] or "also at Brussels Brief" in passport["text"]
     )
+
+
+def test_export_streams_everything_and_stats_add_up(demo_db, tmp_path):
+    everything = json.loads(
+        newsmon("search", "--db", demo_db, "--format", "json", "--limit", "500").stdout
+    )
+    lines = newsmon("export", "--db", demo_db).stdout.splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert sorted(r["id"] for r in exported) == sorted(r["id"] for r in everything)
+    assert all(r["text"] for r in exported if r["extraction"] == "full")
+    out = tmp_path / "eu.csv"
+    done = newsmon(
+        "export", "--db", demo_db, "--topic", "eu_japan", "--format", "csv", "-o", str(out)
+    )
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all("eu_japan" in row["topics"] for row in rows)
+    assert f"{len(rows)} articles exported" in done.stderr
+    per_topic = json.loads(
+        newsmon("stats", "--db", demo_db, "--by", "week", "--format", "json").stdout
+    )
+    eu = sum(r["articles"] for r in per_topic if r["topic"] == "eu_japan")
+    assert eu == len(rows)
+    assert all(r["period"] <= "2026-11-23" for r in per_topic)  # weeks named by their Monday
+    table = newsmon("stats", "--db", demo_db, "--per", "source", "--by", "month").stdout
+    assert "2026-11" in table and "total" in table
+
+
+def test_search_pages_with_a_cursor(demo_db):
+    first = newsmon("search", "--db", demo_db, "Japan", "--limit", "3", "--format", "json")
+    cursor = first.stderr.split("--cursor ")[1].split()[0]
+    second = newsmon("search", "--db", demo_db, "Japan", "--limit", "3", "--format", "json",
+                     "--cursor", cursor)  # fmt: skip
+    ids = [r["id"] for r in json.loads(first.stdout) + json.loads(second.stdout)]
+    whole = json.loads(
+        newsmon("search", "--db", demo_db, "Japan", "--limit", "6", "--format", "json").stdout
+    )
+    assert ids == [r["id"] for r in whole]
 
 
 def test_fallbacks_are_stored_and_marked(demo_db):
