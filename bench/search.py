@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text
 
 from bench.sites import WORDS
+from storage.bulk import bulk_ingest
 from storage.db import Archive
 from storage.models import Article, ArticleSource, Source, Story, Tag
 from storage.search import SearchRequest, search_page
@@ -136,7 +137,16 @@ def ingest(archive: Archive, n: int, batch: int = 2000) -> float:
               "created_at": now} for s in range(60)],
         )  # fmt: skip
     rows = generate(n)
-    busy = 0.0  # time spent storing; generating the synthetic text is not counted
+    with bulk_ingest(archive):
+        busy = _store(archive, rows, n, batch)  # generating the synthetic text is not counted
+        start = time.perf_counter()
+    indexing = time.perf_counter() - start  # leaving the block indexes everything stored
+    print(f"  full-text indexing at the end: {indexing:.1f}s", flush=True)
+    return n / (busy + indexing)
+
+
+def _store(archive: Archive, rows, n: int, batch: int) -> float:
+    busy = 0.0
     done = 0
     while done < n:
         chunk = [next(rows) for _ in range(min(batch, n - done))]
@@ -166,8 +176,8 @@ def ingest(archive: Archive, n: int, batch: int = 2000) -> float:
         busy += time.perf_counter() - start
         done += len(chunk)
         if done % 50_000 == 0 or done == n:
-            print(f"  ingested {done:,} ({done / busy:,.0f}/s)", flush=True)
-    return n / busy
+            print(f"  stored {done:,} ({done / busy:,.0f}/s before indexing)", flush=True)
+    return busy
 
 
 def queries(now: datetime) -> list[Query]:

@@ -111,6 +111,10 @@ class Archive:
             upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(**{READONLY: True}))
+        if migrate and self.is_sqlite:
+            from storage.bulk import finish_deferred_index
+
+            finish_deferred_index(self)  # a bulk ingest that crashed left articles unindexed
 
     @property
     def is_sqlite(self) -> bool:

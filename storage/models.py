@@ -93,7 +93,7 @@ class Article(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
-    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    published_at: Mapped[datetime | None]  # sorted through ix_articles_when (migration 0003)
     fetched_at: Mapped[datetime] = mapped_column(index=True)
     extraction: Mapped[str] = mapped_column(String(16), default="full")
     extraction_note: Mapped[str | None] = mapped_column(Text)

@@ -121,6 +121,18 @@ def test_stored_html_is_escaped_never_rendered(client):
     assert "default-src 'self'" in client.get("/").headers["content-security-policy"]
 
 
+def test_the_search_form_round_trips_every_filter(client):
+    empty = client.get("/", params={"q": "", "topic": "", "since": "", "lang": "", "min_score": ""})
+    assert empty.status_code == 200
+    page = client.get("/", params={"q": "Japan", "lang": "en", "min_score": "3", "sort": "date"})
+    assert page.status_code == 200
+    assert 'name="lang" value="en"' in page.text and 'name="min_score" value="3.0"' in page.text
+    api = client.get("/api/articles", params={"q": "Japan", "lang": "en", "min_score": "3"}).json()
+    assert api["items"] and all(max(i["scores"].values()) >= 3 for i in api["items"])
+    bad = client.get("/api/articles", params={"min_score": "lots"})
+    assert bad.status_code == 400 and "min_score 'lots'" in bad.json()["error"]
+
+
 def test_bad_cursor_and_bad_date_are_400_with_a_reason(client):
     assert client.get("/api/articles", params={"cursor": "garbage"}).status_code == 400
     bad_date = client.get("/", params={"since": "last tuesday"})

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Query
 
 from monitor.cli import parse_when
+from monitor.errors import ConfigError
 from storage.search import SearchRequest
 
 
@@ -58,7 +59,20 @@ def filters(
     since: Annotated[str | None, Query(description="7d, 24h, 2w or 2026-03-01")] = None,
     until: Annotated[str | None, Query(description="a date or ISO time (exclusive)")] = None,
     lang: Annotated[str | None, Query(description="ISO 639-1 language code")] = None,
-    min_score: Annotated[float | None, Query(ge=0, description="Minimum topic score")] = None,
+    min_score: Annotated[str | None, Query(description="Minimum topic score")] = None,
     sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
 ) -> Filters:
-    return Filters(q, topic or [], source or [], since, until, lang, min_score, sort)
+    return Filters(q, topic or [], source or [], since, until, lang, _score(min_score), sort)
+
+
+def _score(value: str | None) -> float | None:
+    """An empty form field means no minimum; anything else must be a number ≥ 0."""
+    if value is None or not value.strip():
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        score = -1.0
+    if score < 0 or score != score:
+        raise ConfigError(f"min_score {value!r}: give a number such as 2 or 3.5")
+    return score

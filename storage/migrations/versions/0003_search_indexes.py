@@ -23,6 +23,8 @@ def upgrade() -> None:
         "ix_articles_when", "articles", [sa.text("coalesce(published_at, fetched_at)"), "id"]
     )
     op.create_index("ix_articles_language", "articles", ["language"])
+    # Every date query goes through ix_articles_when now; this one only slowed inserts.
+    op.drop_index("ix_articles_published_at", table_name="articles")  # no table rebuild
     if op.get_bind().dialect.name == "sqlite":
         # Merge FTS5 segments in larger steps: ~15% faster ingest, searches unchanged (measured
         # with bench/search.py at 200,000 articles).
@@ -30,6 +32,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index("ix_articles_published_at", "articles", ["published_at"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES('automerge', 4)")
     op.drop_index("ix_articles_language", table_name="articles")
