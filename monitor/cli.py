@@ -118,6 +118,7 @@ def main() -> None:
         commands_poll,
         commands_report,
         commands_rules,
+        commands_status,
         commands_web,
     )
 

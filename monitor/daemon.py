@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,10 +28,13 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import StorageError
 from monitor.poller import Monitor, PollReport
+from storage.marks import set_mark
 
 log = logging.getLogger("newsmon.daemon")
 SHUTDOWN_GRACE_S = 60.0
 FIRST_POLL_SPREAD_S = 10.0
+HEARTBEAT_S = 15.0
+STATE_MARK = "daemon:state"
 
 
 class DaemonLock:
@@ -82,6 +86,7 @@ class Daemon:
         self.extra_jobs = extra_jobs or []
         self.scheduler: AsyncIOScheduler | None = None
         self.polls_done = 0
+        self.started_at: datetime | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self.on_poll: list[Callable[[list[PollReport]], Awaitable[None] | None]] = []
 
@@ -116,6 +121,11 @@ class Daemon:
             self.monitor.alerts.install(scheduler)
         for add_job in self.extra_jobs:
             add_job(scheduler)
+        scheduler.add_job(
+            self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_S), id="daemon:heartbeat",
+            name="heartbeat", max_instances=1, coalesce=True, next_run_time=now,
+        )  # fmt: skip
+        self.started_at = now
         scheduler.start()
         log.info("daemon started: %d sources scheduled", len(specs))
         try:
@@ -132,7 +142,30 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+            self._write_state(stopped=True)
             log.info("daemon stopped after %d polls", self.polls_done)
+
+    async def _heartbeat(self) -> None:
+        self._write_state()
+
+    def _write_state(self, *, stopped: bool = False) -> None:
+        """What `newsmon status` shows from another process: alive, jobs, next runs."""
+        scheduler = self.scheduler
+        jobs = []
+        if scheduler is not None and not stopped:
+            for job in scheduler.get_jobs():
+                when = job.next_run_time.astimezone(UTC).isoformat() if job.next_run_time else None
+                jobs.append({"id": job.id, "name": job.name, "next_run": when})
+        state = {
+            "pid": os.getpid(), "host": socket.gethostname(), "polls_done": self.polls_done,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "stopped": stopped, "jobs": jobs,
+        }  # fmt: skip
+        try:
+            with self.monitor.archive.session() as session:
+                set_mark(session, STATE_MARK, datetime.now(UTC), state)
+        except Exception:
+            log.warning("could not record the daemon's state for `newsmon status`", exc_info=True)
 
     async def _poll_source(self, name: str) -> None:
         task = asyncio.current_task()

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storage.marks import get_mark, set_mark
 from storage.models import Article
-from storage.outbox import get_mark, set_mark
 
 MARK = "fts:deferred"
 INSERT_TRIGGER = """CREATE TRIGGER IF NOT EXISTS articles_fts_insert AFTER INSERT ON articles BEGIN

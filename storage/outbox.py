@@ -23,7 +23,6 @@ from storage.models import (
     Article,
     ArticleSource,
     DigestItem,
-    JobMark,
     Source,
     Tag,
 )
@@ -382,17 +381,3 @@ def story_articles(session: Session, story_ids: Sequence[int]) -> dict[int, list
             )
         )  # fmt: skip
     return found
-
-
-def get_mark(session: Session, name: str) -> JobMark | None:
-    return session.get(JobMark, name)
-
-
-def set_mark(
-    session: Session, name: str, at: datetime, value: dict[str, Any] | None = None
-) -> None:
-    mark = session.get(JobMark, name)
-    if mark is None:
-        session.add(JobMark(name=name, at=at, value=value))
-    else:
-        mark.at, mark.value = at, value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -93,12 +94,28 @@ def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site
         output, _ = twin.communicate(timeout=30)
         assert twin.returncode != 0
         assert "another newsmon daemon" in output and str(first.pid) in output
+        running = _status(config)
+        assert running["daemon"]["running"] and running["daemon"]["pid"] == first.pid
+        assert {"poll:Wire", "daemon:heartbeat"} <= {job["id"] for job in running["jobs"]}
+        assert running["polls_24h"]["ok"]["new_articles"] == 1
+        assert running["archive"]["articles"] == 1 and running["archive"]["bytes"] > 0
     finally:
         first.send_signal(signal.SIGTERM)
         output, _ = first.communicate(timeout=60)
     assert first.returncode == 0, output
     assert "daemon stopped" in output
     assert "Traceback" not in output
+    stopped = _status(config)
+    assert not stopped["daemon"]["running"] and stopped["jobs"] == []
+
+
+def _status(config_path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "status", "--json", "--config", str(config_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def test_a_killed_daemon_leaves_no_stale_lock(tmp_path, site):

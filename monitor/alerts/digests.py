@@ -18,7 +18,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts.config import AlertsConfig
 from storage.db import Archive
-from storage.outbox import get_mark, owe_alert, set_mark, take_digest_items
+from storage.marks import get_mark, set_mark
+from storage.outbox import owe_alert, take_digest_items
 
 log = logging.getLogger("newsmon.alerts")
 _TICK = timedelta(microseconds=1)
