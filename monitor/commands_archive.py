@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -123,13 +123,25 @@ def _explain(explanation: dict) -> str:
         return str(explanation)
 
 
-@app.command("sources")
+sources_app = typer.Typer(
+    help="Health of every source; pause or resume one.", invoke_without_command=True
+)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.callback()
 def sources_command(
+    ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Health of every source: last success, last error, consecutive failures, articles."""
+    """Health of every source: last success, last error, consecutive failures, articles.
+
+    Examples: newsmon sources;  newsmon sources disable "Broken Feed";  newsmon sources enable NAME
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     cfg = open_config(config, db)
     archive = Archive(cfg.resolve_storage_url())
     try:
@@ -150,6 +162,44 @@ def sources_command(
     ]  # fmt: skip
     columns = ["name", "kind", "enabled", "articles", "last_success", "failures", "last_error"]
     write_records(records, fmt, columns=columns if fmt is Format.table else [*columns, "url"])
+
+
+@sources_app.command("disable")
+def disable_command(name: str, config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Stop polling a source until `newsmon sources enable` (a running daemon skips it at once)."""
+    _set_paused(name, True, config, db)
+
+
+@sources_app.command("enable")
+def enable_command(name: str, config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Poll a paused source again (its failure count and backoff start afresh)."""
+    _set_paused(name, False, config, db)
+
+
+def _set_paused(name: str, paused: bool, config: Any, db: str | None) -> None:
+    from storage.sources import set_paused
+
+    cfg = open_config(config, db)
+    configured = {s.name: s for s in cfg.sources}
+    archive = Archive(cfg.resolve_storage_url())
+    try:
+        from monitor.poller import Monitor
+
+        Monitor(cfg, archive=archive).sync_sources()
+        in_config = configured[name].enabled if name in configured else True
+        with archive.session() as session:
+            found = set_paused(session, name, paused=paused, configured_enabled=in_config)
+    finally:
+        archive.close()
+    if not found:
+        known = ", ".join(sorted(configured)) or "none"
+        raise NewsmonError(f"no source named {name!r} (sources: {known})")
+    if paused:
+        out.print(f"{escape(name)}: disabled; `newsmon sources enable` resumes it")
+    elif not in_config:
+        out.print(f"{escape(name)}: resumed, but config.yaml says enabled: false; change it there")
+    else:
+        out.print(f"{escape(name)}: enabled")
 
 
 def _when(moment) -> str | None:

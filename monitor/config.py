@@ -98,6 +98,7 @@ class ScheduleSettings(Strict):
     default_interval: Duration = 900.0
     jitter: float = Field(0.1, ge=0, le=0.5, description="fraction of the interval")
     min_interval: Duration = 60.0
+    backoff_max: Duration = Field(6 * 3600.0, description="longest wait after repeated failures")
 
 
 class WebSettings(Strict):

@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from monitor.errors import StorageError
+from monitor.health import SourceState, SourceWatch
 from monitor.poller import Monitor, PollReport
 from storage.marks import set_mark
 
@@ -89,6 +90,11 @@ class Daemon:
         self.started_at: datetime | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self.on_poll: list[Callable[[list[PollReport]], Awaitable[None] | None]] = []
+        config = monitor.config
+        self.watch = SourceWatch(
+            monitor.archive, config.alerts, backoff_max=config.schedule.backoff_max,
+            clock=lambda: datetime.now(UTC),
+        )  # fmt: skip
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -108,7 +114,7 @@ class Daemon:
             scheduler.add_job(
                 self._poll_source,
                 IntervalTrigger(seconds=interval, jitter=interval * config.schedule.jitter),
-                args=[spec.name],
+                args=[spec.name, interval],
                 id=f"poll:{spec.name}",
                 name=f"poll {spec.name}",
                 max_instances=1,
@@ -167,14 +173,25 @@ class Daemon:
         except Exception:
             log.warning("could not record the daemon's state for `newsmon status`", exc_info=True)
 
-    async def _poll_source(self, name: str) -> None:
+    async def _poll_source(self, name: str, interval: float = 0.0) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
         try:
+            before = self.watch.state(name)
+            if before is not None and not before.enabled:
+                log.debug("skip %s: disabled", name)
+                return
+            if before is not None and not self.watch.due(before, interval):
+                log.debug("skip %s: backing off after %d failures", name, before.failures)
+                return
             reports = await self.monitor.poll([name])
             self.polls_done += 1
-            if any(item.new for item in reports):
+            if before is not None and reports:
+                change = self.watch.after_poll(before, reports[0])
+                if change:
+                    log.warning("source %s is %s; the admin channels are told", name, change)
+            if any(item.new for item in reports) or change_owed(reports, before):
                 self.monitor.alerts.nudge()
             for item in reports:
                 log_report(item)
@@ -187,6 +204,13 @@ class Daemon:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+
+
+def change_owed(reports: list[PollReport], before: SourceState | None) -> bool:
+    """A failure or a recovery may have owed an admin message: sweep the outbox now."""
+    return before is not None and any(
+        (r.status == "failed") != (before.failures > 0) for r in reports
+    )
 
 
 def log_report(item: PollReport) -> None:

@@ -60,7 +60,8 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     url: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), default="feed")
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # config.yaml's and not paused
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)  # `newsmon sources disable`
     adhoc: Mapped[bool] = mapped_column(Boolean, default=False)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)

@@ -38,6 +38,7 @@ def sync_sources(
                 url=definition.url,
                 kind=definition.kind,
                 enabled=definition.enabled,
+                paused=False,
                 adhoc=definition.adhoc,
                 created_at=at,
                 consecutive_failures=0,
@@ -48,11 +49,22 @@ def sync_sources(
                 source.etag = source.last_modified = None
             source.url, source.kind = definition.url, definition.kind
             source.adhoc = definition.adhoc
-            if not definition.enabled:
-                source.enabled = False
+            source.enabled = definition.enabled and not source.paused
         result[definition.name] = source
     session.flush()
     return result
+
+
+def set_paused(session: Session, name: str, *, paused: bool, configured_enabled: bool) -> bool:
+    """Pause or resume a source by name; False if there is none."""
+    source = session.execute(select(Source).where(Source.name == name)).scalar()
+    if source is None:
+        return False
+    source.paused = paused
+    source.enabled = configured_enabled and not paused
+    if not paused:
+        source.consecutive_failures = 0  # a resumed source is polled at once, not backed off
+    return True
 
 
 _SOURCES = Source.__table__

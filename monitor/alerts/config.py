@@ -190,10 +190,18 @@ class DispatchSettings(_Strict):
     )
 
 
+class AdminAlerts(_Strict):
+    """Where messages about newsmon itself go (a source down, and up again)."""
+
+    channels: Annotated[list[str], BeforeValidator(_as_list)] = []
+    after_failures: int = Field(5, ge=1, le=1000)
+
+
 class AlertsConfig(_Strict):
     channels: dict[str, ChannelConfig] = {}
     routes: dict[str, RouteConfig] = {}
     dispatch: DispatchSettings = DispatchSettings()
+    admin: AdminAlerts = AdminAlerts()
 
     def secrets(self) -> list[str]:
         found: list[str] = []
@@ -204,6 +212,9 @@ class AlertsConfig(_Strict):
                 found.append(channel.password)
             elif isinstance(channel, AppriseChannelConfig):
                 found.extend(channel.urls)
+        for i, channel in enumerate(self.admin.channels):
+            if channel not in self.channels:
+                found.append((("alerts", "admin", "channels", i), f"no channel named {channel!r}"))
         return found
 
     def problems(self, topics: set[str]) -> list[tuple[tuple[str | int, ...], str]]:

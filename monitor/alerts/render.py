@@ -13,6 +13,8 @@ from monitor.alerts.message import Message, StoryItem, when
 def subject(message: Message, template: str, digest_template: str) -> str:
     if message.kind == "test":
         return f"[newsmon] test message for {message.route}"
+    if message.kind == "admin":
+        return f"[newsmon] {message.note}"[:250]
     first = message.stories[0] if message.stories else None
     fields = {
         "title": first.title if first else "",
@@ -28,6 +30,8 @@ def subject(message: Message, template: str, digest_template: str) -> str:
 def headline(message: Message) -> str:
     if message.kind == "test":
         return f"newsmon test message ({message.route}): {message.note}"
+    if message.kind == "admin":
+        return f"newsmon: {message.note}"
     if message.kind == "digest":
         span = f"since {when(message.since)}" if message.since else "so far"
         return f"{message.route}: {len(message.stories)} new stories {span}"
@@ -62,7 +66,7 @@ def plain_text(message: Message) -> str:
     else:
         for story in message.stories:
             lines.extend(story_text(story))
-    if message.note and message.kind != "test":
+    if message.note and message.kind not in ("test", "admin"):
         lines.extend(["", message.note])
     return "\n".join(lines).rstrip() + "\n"
 
