@@ -43,6 +43,11 @@ def describe_failure(failure: Failure) -> str:
             return "forbidden by robots.txt"
         if "redirect" in reason.lower():
             return "too many redirects (a redirect loop?)"
+        if "during decompression" in reason:
+            return (
+                "compressed body expands past the download size cap (fetch.max_bytes): "
+                "a compression bomb?"
+            )
         return reason or "request ignored"
     name = type(exc).__name__
     if name == "DownloadCancelledError":

@@ -27,6 +27,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     conditional: bool = True
+    raw: Callable[[BaseHTTPRequestHandler], None] | None = None  # writes the whole response
 
 
 class SiteServer:
@@ -81,6 +82,11 @@ class SiteServer:
                 route = server.resolve(path)
                 if route is None:
                     route = Route(404, b"not found", {"Content-Type": "text/plain"})
+                if route.raw is not None:
+                    with contextlib.suppress(OSError):
+                        route.raw(self)
+                    self.close_connection = True
+                    return
                 if route.delay:
                     time.sleep(route.delay)
                 body = route.body() if callable(route.body) else route.body
