@@ -38,7 +38,7 @@ def run_command(
     Examples: newsmon run --once;  newsmon run --once --source https://example.org/feed.xml
     """
     if not once and not source:
-        daemon_command(config=config, db=db, log_format=log_format)
+        daemon_command(config=config, db=db, log_format=log_format, metrics_port=None)
         return
     cfg = open_config(config, db)
     monitor = Monitor(cfg)
@@ -100,6 +100,10 @@ def daemon_command(
     config: ConfigOpt = None,
     db: DbOpt = None,
     log_format: Annotated[str, typer.Option(help="text or json")] = "text",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /metrics and /healthz here [default: daemon.metrics_port]"),
+    ] = None,
 ) -> None:
     """Run forever: poll each source on its interval; SIGTERM/SIGINT stop cleanly.
 
@@ -113,12 +117,24 @@ def daemon_command(
     lock = DaemonLock(cfg.resolve_storage_url())
     lock.acquire()
     monitor = Monitor(cfg)
+    metrics = None
+    port = metrics_port if metrics_port is not None else cfg.daemon.metrics_port
     try:
         logging.getLogger("newsmon").info(
             "newsmon daemon: %d sources, %d topics, archive %s",
             len(cfg.sources), len(cfg.topics), cfg.resolve_storage_url(),
         )  # fmt: skip
-        run_on_reactor(Daemon(monitor).run)
+        if port is not None:
+            from monitor.metrics import Metrics
+
+            metrics = Metrics()
+            bound = metrics.serve(port, cfg.daemon.metrics_host)
+            logging.getLogger("newsmon").info(
+                "metrics at http://%s:%d/metrics, health at /healthz",
+                cfg.daemon.metrics_host,
+                bound,
+            )
+        run_on_reactor(Daemon(monitor, metrics=metrics).run)
     finally:
         monitor.close()
         lock.release()

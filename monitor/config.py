@@ -101,6 +101,11 @@ class ScheduleSettings(Strict):
     backoff_max: Duration = Field(6 * 3600.0, description="longest wait after repeated failures")
 
 
+class DaemonSettings(Strict):
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="/metrics and /healthz")
+    metrics_host: str = "127.0.0.1"
+
+
 class WebSettings(Strict):
     """``newsmon serve``. Off loopback it needs a token or a password (from the environment)."""
 
@@ -138,6 +143,7 @@ class Config(Strict):
     topics: dict[str, TopicRule] = {}
     alerts: AlertsConfig = AlertsConfig()
     web: WebSettings = WebSettings()
+    daemon: DaemonSettings = DaemonSettings()
 
     path: Path | None = Field(None, exclude=True)
 

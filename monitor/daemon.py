@@ -20,7 +20,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -30,6 +30,10 @@ from monitor.errors import StorageError
 from monitor.health import SourceState, SourceWatch
 from monitor.poller import Monitor, PollReport
 from storage.marks import set_mark
+from storage.outbox import outbox_counts
+
+if TYPE_CHECKING:
+    from monitor.metrics import Metrics
 
 log = logging.getLogger("newsmon.daemon")
 SHUTDOWN_GRACE_S = 60.0
@@ -82,8 +86,12 @@ class Daemon:
         monitor: Monitor,
         *,
         extra_jobs: list[Callable[[AsyncIOScheduler], None]] | None = None,
+        metrics: Metrics | None = None,
     ):
         self.monitor = monitor
+        self.metrics = metrics
+        if metrics is not None:
+            monitor.alerts.on_dispatch.append(metrics.observe_dispatch)
         self.extra_jobs = extra_jobs or []
         self.scheduler: AsyncIOScheduler | None = None
         self.polls_done = 0
@@ -149,10 +157,16 @@ class Daemon:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
             self._write_state(stopped=True)
+            if self.metrics is not None:
+                self.metrics.stop()
             log.info("daemon stopped after %d polls", self.polls_done)
 
     async def _heartbeat(self) -> None:
         self._write_state()
+        if self.metrics is not None:
+            with self.monitor.archive.reader() as session:
+                backlog = outbox_counts(session)["pending"]
+            self.metrics.heartbeat(backlog)
 
     def _write_state(self, *, stopped: bool = False) -> None:
         """What `newsmon status` shows from another process: alive, jobs, next runs."""
@@ -187,6 +201,8 @@ class Daemon:
                 return
             reports = await self.monitor.poll([name])
             self.polls_done += 1
+            if self.metrics is not None:
+                self.metrics.observe_poll(reports)
             if before is not None and reports:
                 change = self.watch.after_poll(before, reports[0])
                 if change:

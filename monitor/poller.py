@@ -40,6 +40,7 @@ class PollReport:
     failed_articles: int
     seconds: float
     error: str | None
+    warnings: tuple[str, ...] = ()
 
 
 class Monitor:
@@ -148,6 +149,7 @@ def report(name: str, outcome: PollOutcome) -> PollReport:
         failed_articles=outcome.failed_articles,
         seconds=seconds,
         error=outcome.error,
+        warnings=tuple(outcome.warnings),
     )
 
 

@@ -82,6 +82,7 @@ class PollOutcome:
     known: int = 0
     failed_articles: int = 0
     warnings: list[str] = field(default_factory=list)
+    complete: bool = True  # every entry of the poll is stored (else its validators are dropped)
     started_at: datetime | None = None
     finished_at: datetime | None = None
 

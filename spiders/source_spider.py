@@ -71,6 +71,8 @@ class SourceSpider(scrapy.Spider):
     def _finish(self, spec: SourceSpec) -> None:
         outcome = self.outcomes[spec.id]
         outcome.finished_at = datetime.now(UTC)
+        if not outcome.complete:
+            outcome.etag = outcome.last_modified = None
         self._open.pop(spec.id, None)
         self.sink.finish_source(outcome)
         if self.on_source_done:
@@ -242,8 +244,7 @@ class SourceSpider(scrapy.Spider):
             self._store(spec, article)
         except Exception as exc:
             log.exception("cannot process article %s", response.url)
-            self.outcomes[spec.id].failed_articles += 1
-            self.outcomes[spec.id].warnings.append(f"{response.url}: {exc!r}")
+            self._not_stored(spec, response.url, exc)
         finally:
             self._done(spec)
 
@@ -254,8 +255,19 @@ class SourceSpider(scrapy.Spider):
             note = f"article page unreachable: {describe_failure(failure)}"
             self.outcomes[spec.id].failed_articles += 1
             self._store(spec, feed_only(spec, entry, note=note))
+        except Exception as exc:
+            log.exception("cannot store the feed entry of %s", failure.request.url)
+            self._not_stored(spec, failure.request.url, exc)
         finally:
             self._done(spec)
+
+    def _not_stored(self, spec: SourceSpec, url: str, exc: Exception) -> None:
+        """An entry that could not be stored must be fetched again: forget the validators,
+        or the next poll's 304 would hide it for good."""
+        outcome = self.outcomes[spec.id]
+        outcome.failed_articles += 1
+        outcome.warnings.append(f"{url}: {exc}")
+        outcome.complete = False
 
     def _store(self, spec: SourceSpec, article: FetchedArticle) -> None:
         if self.sink.accept_article(article):

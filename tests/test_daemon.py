@@ -136,3 +136,55 @@ def test_a_killed_daemon_leaves_no_stale_lock(tmp_path, site):
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
     assert second.returncode == 0
+
+
+def test_metrics_health_and_json_logs_without_secrets(tmp_path, site, slack):
+    import urllib.request
+
+    from tests.mailserver import free_port
+
+    site.routes["/feed.xml"] = Route(
+        body=rss([{"title": "Nickel deal", "link": site.url("one.html")}])
+    )
+    site.routes["/one.html"] = Route(
+        body=article_html("Nickel deal", filler("Nickel for batteries."))
+    )
+    secret_url = slack.url.replace("secret", "s3cr3t-t0ken-value")  # a wrong path: Slack says 404
+    config = write_config(
+        tmp_path,
+        schedule={"min_interval": 0.5},
+        sources=[{"name": "Wire", "url": site.url("feed.xml"), "interval": 1}],
+        topics={"ev": {"query": "nickel"}},
+        alerts={"channels": {"desk": {"type": "slack", "webhook_url": secret_url}},
+                "routes": {"now": {"channels": ["desk"]}}},
+    )  # fmt: skip
+    port = free_port()
+    daemon = _daemon(config, "--metrics-port", str(port), "--log-format", "json")
+    base = f"http://127.0.0.1:{port}"
+
+    def fetch(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
+
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and "newsmon_alerts_total{" not in fetch("/metrics")[1]:
+            time.sleep(0.2)
+        assert fetch("/healthz") == (200, "ok\n")
+        metrics = fetch("/metrics")[1]
+        assert 'newsmon_polls_total{source="Wire",status="ok"}' in metrics
+        assert "newsmon_articles_stored_total 1.0" in metrics
+        assert 'newsmon_alerts_total{outcome="dead"} 1.0' in metrics
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert any("404" in r["message"] for r in records if r["level"] == "error")
+    assert "s3cr3t-t0ken-value" not in output

@@ -50,6 +50,7 @@ class AlertService:
         self.dispatcher = Dispatcher(archive, alerts, clock=clock, channels=channels, base=base)
         self.digests = DigestRunner(archive, alerts, clock)
         self._scheduler: AsyncIOScheduler | None = None
+        self.on_dispatch: list[Callable[[DispatchReport], None]] = []
 
     @property
     def enabled(self) -> bool:
@@ -109,6 +110,8 @@ class AlertService:
         except Exception:
             log.exception("alert dispatch failed; the outbox keeps every alert for the next sweep")
             return
+        for callback in self.on_dispatch:
+            callback(report)
         if report.claimed:
             log.info("alerts: %d sent, %d failed, %d dead, %d waiting on a down channel",
                      report.sent, report.failed, report.dead, report.postponed)  # fmt: skip
