@@ -152,15 +152,19 @@ def sources_command(
             health = source_health(session)
     finally:
         archive.close()
+    intervals = {s.name: cfg.interval_of(s) for s in cfg.sources}
     records = [
         {
-            "name": h.name, "kind": h.kind, "enabled": h.enabled, "articles": h.articles,
-            "last_success": _when(h.last_success_at), "failures": h.consecutive_failures,
+            "name": h.name, "kind": h.kind, "enabled": h.enabled,
+            "state": _state(h, intervals.get(h.name, cfg.schedule.default_interval),
+                            cfg.schedule.backoff_max),
+            "articles": h.articles, "last_success": _when(h.last_success_at),
+            "failures": h.consecutive_failures,
             "last_error": h.last_error if h.consecutive_failures else "", "url": h.url,
         }
         for h in health
     ]  # fmt: skip
-    columns = ["name", "kind", "enabled", "articles", "last_success", "failures", "last_error"]
+    columns = ["name", "kind", "state", "articles", "last_success", "failures", "last_error"]
     write_records(records, fmt, columns=columns if fmt is Format.table else [*columns, "url"])
 
 
@@ -200,6 +204,23 @@ def _set_paused(name: str, paused: bool, config: Any, db: str | None) -> None:
         out.print(f"{escape(name)}: resumed, but config.yaml says enabled: false; change it there")
     else:
         out.print(f"{escape(name)}: enabled")
+
+
+def _state(health: Any, interval: float, cap: float) -> str:
+    """ok, paused, disabled, or failing with the time of the next try (the daemon's backoff)."""
+    from datetime import timedelta
+
+    from monitor.health import backoff_delay
+
+    if health.paused:
+        return "paused"
+    if not health.enabled:
+        return "disabled in config"
+    if not health.consecutive_failures or health.last_error_at is None:
+        return "ok"
+    wait = backoff_delay(health.consecutive_failures, interval, cap)
+    retry = health.last_error_at + timedelta(seconds=wait)
+    return f"failing; next try {retry.isoformat(timespec='minutes')}"
 
 
 def _when(moment) -> str | None:

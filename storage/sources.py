@@ -127,6 +127,7 @@ class SourceHealth:
     url: str
     kind: str
     enabled: bool
+    paused: bool
     last_success_at: datetime | None
     last_polled_at: datetime | None
     last_error: str | None
@@ -148,6 +149,7 @@ def source_health(session: Session) -> list[SourceHealth]:
             url=s.url,
             kind=s.kind,
             enabled=s.enabled,
+            paused=bool(s.paused),
             last_success_at=s.last_success_at,
             last_polled_at=s.last_polled_at,
             last_error=s.last_error,
