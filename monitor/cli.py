@@ -84,6 +84,7 @@ def config_check(config: ConfigOpt = None, db: DbOpt = None) -> None:
     exit_on_rule_errors(cfg)
     typer.echo(
         f"{cfg.path}: ok — {len(cfg.sources)} sources, {len(cfg.topics)} topics, "
+        f"{len(cfg.alerts.routes)} alert routes to {len(cfg.alerts.channels)} channels, "
         f"storage {cfg.resolve_storage_url()}"
     )
 
