@@ -20,6 +20,7 @@ from sqlalchemy import and_, column, exists, func, literal_column, or_, select, 
 from sqlalchemy.orm import Session
 
 from monitor.errors import NewsmonError
+from storage import search_pg
 from storage.models import Article, ArticleSource, Source, Tag
 from storage.query_syntax import parse_query, to_fts5
 
@@ -137,8 +138,10 @@ def search_page(session: Session, request: SearchRequest, *, with_text: bool = F
     ``offset`` is kept for small jumps; ``cursor`` is what deep paging should use.
     """
     node = parse_query(request.query or "")
-    match = to_fts5(node) if node is not None else None
     after = _decode_cursor(request.cursor) if request.cursor else None
+    if node is not None and _is_postgres(session):
+        return _pg_page(session, request, node, after, with_text=with_text)
+    match = to_fts5(node) if node is not None else None
     if match is None:
         rows = _browse(session, request, after)
     elif request.sort == "relevance":
@@ -155,6 +158,50 @@ def search_page(session: Session, request: SearchRequest, *, with_text: bool = F
 
 RANK_WINDOW = 2000
 DENSE_MATCHES = 2000
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _pg_page(
+    session: Session, request: SearchRequest, node: Any, after: Any, *, with_text: bool
+) -> SearchPage:
+    """The same plans on PostgreSQL (tsvector + GIN; see storage.search_pg)."""
+    condition, query = search_pg.compile_query(node)
+    filters = [condition, *_filters(request, Article.id, direct=True)]
+    if request.sort == "relevance":
+        key = search_pg.rank(query)
+        window = (
+            select(Article.id.label("id"), key.label("rank"))
+            .where(*filters)
+            .order_by(Article.id.desc())
+            .limit(RANK_WINDOW)
+            .subquery()
+        )
+        statement = select(window.c.id, window.c.rank)
+        if after is not None:
+            last_key, last_id = after
+            statement = statement.where(
+                or_(
+                    window.c.rank > last_key, and_(window.c.rank == last_key, window.c.id < last_id)
+                )
+            )
+        statement = statement.order_by(window.c.rank, window.c.id.desc())
+        rows = [(i, float(r)) for i, r in session.execute(_page_bounds(statement, request, after))]
+    else:
+        statement = select(Article.id, _WHEN).where(*filters)
+        if after is not None:
+            statement = statement.where(_after_moment(Article.id, after))
+        statement = statement.order_by(_WHEN.desc(), Article.id.desc())
+        page = session.execute(_page_bounds(statement, request, after))
+        rows = [(i, _moment_key(w)) for i, w in page]
+    more = len(rows) > request.limit
+    rows = rows[: request.limit]
+    next_cursor = _encode_cursor(rows[-1][1], rows[-1][0]) if more and rows else None
+    ids = [article_id for article_id, _key in rows]
+    snippets = search_pg.headlines(session, query, ids)
+    return SearchPage(load_rows(session, ids, snippets, with_text=with_text), next_cursor)
 
 
 def _match(query: str) -> Any:
@@ -263,12 +310,18 @@ def _parse_moment(key: Any) -> datetime:
 
 def count_matches(session: Session, request: SearchRequest) -> int:
     """How many articles the request matches in all (ignores limit, offset and cursor)."""
-    return session.execute(select(func.count()).select_from(_matching(request))).scalar_one()
+    return session.execute(
+        select(func.count()).select_from(_matching(session, request))
+    ).scalar_one()
 
 
-def _matching(request: SearchRequest) -> Any:
+def _matching(session: Session, request: SearchRequest) -> Any:
     """A subquery of the ids the request matches, for counts and facets."""
     node = parse_query(request.query or "")
+    if node is not None and _is_postgres(session):
+        condition, _query = search_pg.compile_query(node)
+        filters = _filters(request, Article.id, direct=True)
+        return select(Article.id.label("id")).where(condition, *filters).subquery()
     if node is None:
         return (
             select(Article.id.label("id"))
@@ -288,7 +341,7 @@ def facets(
     session: Session, request: SearchRequest, limit: int = 20
 ) -> dict[str, list[tuple[str, int]]]:
     """Topic and source counts over everything the request matches (the UI's filters)."""
-    matching = _matching(request)
+    matching = _matching(session, request)
     topics = session.execute(
         select(Tag.topic, func.count())
         .join(matching, matching.c.id == Tag.article_id)
@@ -443,7 +496,7 @@ def stats(
     session: Session, request: SearchRequest, *, by: Bucket = "day", per: str | None = None
 ) -> list[tuple[str, str, int]]:
     """(period, group, articles) rows, oldest first; ``per`` is None, "topic" or "source"."""
-    matching = _matching(request)
+    matching = _matching(session, request)
     period = _bucket(session, by).label("period")
     if per == "topic":
         group: Any = Tag.topic

@@ -112,6 +112,16 @@ def filler(topic_sentence: str, n: int = 4) -> list[str]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for one test (skips when NEWSMON_TEST_PG_URL is unset)."""
+    yield from _pg_schema()
+
+
+@pytest.fixture(scope="module")
+def pg_module_url() -> Iterator[str]:
+    """A PostgreSQL schema shared by one test module's tests."""
+    yield from _pg_schema()
+
+
+def _pg_schema() -> Iterator[str]:
     base = os.environ.get("NEWSMON_TEST_PG_URL")
     if not base:
         pytest.skip("NEWSMON_TEST_PG_URL is not set (PostgreSQL tests need a server)")

@@ -13,6 +13,7 @@ from monitor.poller import Monitor
 from storage.db import Archive
 from storage.models import Alert, Story
 from storage.outbox import claim_due, owe_alert, record_sent
+from storage.search import SearchRequest, count_matches, search_page
 from tests.alerting import NICKEL, TOPICS, Clock, serve_feed, slack_alerts
 from tests.conftest import poll, write_config
 
@@ -71,6 +72,12 @@ def test_poll_to_slack_end_to_end(database_url, tmp_path, site, slack):
         poll(monitor)
         assert monitor.alerts.deliver_now().sent == 1
         assert monitor.alerts.deliver_now().sent == 0
+        with monitor.archive.reader() as session:  # and the archive answers searches
+            found = search_page(session, SearchRequest(query='refinery AND "Japanese carmakers"'))
+            none = search_page(session, SearchRequest(query="refinery NOT nickel"))
+            counted = count_matches(session, SearchRequest(query="nick*"))
     finally:
         monitor.close()
     assert len(slack.accepted) == 1
+    assert [r.title for r in found.rows] == ["Nickel refinery deal signed"]
+    assert "\ue000" in found.rows[0].snippet and none.rows == [] and counted == 1

@@ -30,11 +30,14 @@ def words_of(i: int) -> list[str]:
     return words
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def archive(request, tmp_path_factory):
     rng = random.Random(3)
-    path = tmp_path_factory.mktemp("search") / "s.db"
-    archive = Archive(f"sqlite:///{path}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('search') / 's.db'}"
+    else:
+        url = request.getfixturevalue("pg_module_url")
+    archive = Archive(url)
     when = {i: START + timedelta(hours=rng.randrange(2000)) for i in range(1, N + 1)}
     when[17] = when[18]  # ties on the sort key must still page correctly
     with archive.session() as session:
