@@ -85,23 +85,30 @@ class Dispatcher:
         self.settings = alerts.dispatch
         self.clock = clock
         self.owner = owner or default_owner()
-        self.channels: dict[str, Channel] = (
-            channels
-            if channels is not None
-            else {
-                name: open_channel(name, config, base=base)
-                for name, config in alerts.channels.items()
-            }
-        )
+        self._given = channels
+        self._base = base
+        self._opened: dict[str, Channel] | None = None
         self._pool = ThreadPoolExecutor(
-            max_workers=max(1, len(self.channels)), thread_name_prefix="alerts"
+            max_workers=max(1, len(channels if channels is not None else alerts.channels)),
+            thread_name_prefix="alerts",
         )
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """Opened on first use: commands that never send (search, sources) need no Apprise."""
+        if self._opened is None:
+            self._opened = self._given if self._given is not None else {
+                name: open_channel(name, config, base=self._base)
+                for name, config in self.alerts.channels.items()
+            }  # fmt: skip
+        return self._opened
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
     def run_once(self) -> DispatchReport:
         """One sweep: everything due now, up to ``batch`` alerts."""
+        _ = self.channels  # open them here, not racing in the per-channel threads
         now = self.clock()
         lease_until = now + timedelta(seconds=self.settings.lease)
         with self.archive.session() as session:
