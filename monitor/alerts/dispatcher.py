@@ -210,6 +210,9 @@ class Dispatcher:
                     break
             except NewsmonError as exc:
                 self._fail(alert, DeliveryError(str(exc)), report)
+            except Exception as exc:  # a bug must cost an attempt, not wedge the alert
+                log.exception("alert %d: unexpected error while sending", alert.id)
+                self._fail(alert, DeliveryError(f"unexpected error: {exc!r}"), report)
             else:
                 report.sent += 1
         return report
