@@ -34,6 +34,7 @@ def test_admin_hears_once_when_a_source_goes_down_and_once_when_it_recovers(site
     monitor = Monitor(config, clock=clock)
     watch = SourceWatch(monitor.archive, config.alerts, backoff_max=3600, clock=clock)
     try:
+        assert monitor.alerts.enabled  # admin channels alone make the daemon sweep the outbox
         monitor.sync_sources()
         changes = []
         for _ in range(5):

@@ -54,7 +54,8 @@ class AlertService:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.alerts.routes)
+        """Anything to deliver: routes, or admin messages about failing sources."""
+        return bool(self.alerts.routes or self.alerts.admin.channels)
 
     def start(self) -> None:
         """Before the first sweep: a single SQLite daemon owns every lease, so stale ones go."""
