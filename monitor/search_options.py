@@ -38,12 +38,16 @@ def build_request(
     limit: int = 20,
     offset: int = 0,
     cursor: str | None = None,
+    flag: str = "--",
 ) -> SearchRequest:
+    """Empty values mean "no filter" (a web form sends them); ``flag`` prefixes names in errors."""
     if sort not in ("relevance", "date"):
-        raise NewsmonError("--sort must be relevance or date")
+        raise NewsmonError(f"{flag}sort must be relevance or date")
     return SearchRequest(
-        query=query, topics=tuple(topic or ()), sources=tuple(source or ()), language=language,
-        since=parse_when(since, option="--since"), until=parse_when(until, option="--until"),
+        query=query or None, topics=tuple(t for t in topic or () if t),
+        sources=tuple(s for s in source or () if s), language=language or None,
+        since=parse_when(since, option=f"{flag}since"),
+        until=parse_when(until, option=f"{flag}until"),
         min_score=min_score, sort=sort, limit=limit, offset=offset,  # type: ignore[arg-type]
         cursor=cursor or None,
     )  # fmt: skip

@@ -24,9 +24,17 @@ MAX_INLINE_WAIT_S = 30.0
 def retry_after_seconds(response: Response) -> float | None:
     """``Retry-After`` as seconds: both the delta and the HTTP-date forms."""
     raw = response.headers.get(b"Retry-After")
-    if not raw:
+    return parse_retry_after(raw.decode("latin-1") if raw else None)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header value as seconds from now (None when absent or unreadable).
+
+    Shared with the alert channels, whose HTTP clients are not Scrapy's.
+    """
+    if not value:
         return None
-    value = raw.decode("latin-1").strip()
+    value = value.strip()
     if value.isdigit():
         return float(value)
     try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleSource, ArticleUrl, Source, Tag
@@ -88,8 +88,6 @@ def article_detail(session: Session, article_id: int) -> ArticleDetail | None:
 
 
 def topic_counts(session: Session) -> list[tuple[str, int]]:
-    from sqlalchemy import func
-
     rows = session.execute(
         select(Tag.topic, func.count()).group_by(Tag.topic).order_by(Tag.topic)
     ).all()

@@ -1,9 +1,10 @@
 """The one query API over the archive, used by the CLI, the web UI and the tests.
 
 A :class:`SearchRequest` says what to find; :func:`search` answers with
-:class:`ArticleRow` values. Full text goes through FTS5 on SQLite; filters
-(topic, source, language, dates, score) are plain indexed SQL, so the same
-request works with or without a text query.
+:class:`ArticleRow` values. Full text goes through FTS5 on SQLite and a
+tsvector on PostgreSQL (:mod:`storage.search_pg`); filters (topic, source,
+language, dates, score) are plain indexed SQL, so the same request works with or
+without a text query, on either backend.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import and_, column, exists, func, literal_column, or_, select, table, text
@@ -139,69 +141,53 @@ def search_page(session: Session, request: SearchRequest, *, with_text: bool = F
     """
     node = parse_query(request.query or "")
     after = _decode_cursor(request.cursor) if request.cursor else None
-    if node is not None and _is_postgres(session):
-        return _pg_page(session, request, node, after, with_text=with_text)
-    match = to_fts5(node) if node is not None else None
-    if match is None:
-        rows = _browse(session, request, after)
-    elif request.sort == "relevance":
-        rows = _ranked(session, request, match, after)
+    if node is None:
+        rows = _newest_first(session, request, after)
+        snippets: Callable[[list[int]], dict[int, str]] = _no_snippets
+    elif _is_postgres(session):
+        rows, snippets = _pg_plan(session, request, node, after)
     else:
-        rows = _dated_matches(session, request, match, after)
+        match = to_fts5(node)
+        if request.sort == "relevance":
+            rows = _ranked(session, request, match, after)
+        else:
+            rows = _dated_matches(session, request, match, after)
+        snippets = partial(_snippets, session, match)
     more = len(rows) > request.limit
     rows = rows[: request.limit]
     next_cursor = _encode_cursor(rows[-1][1], rows[-1][0]) if more and rows else None
     ids = [article_id for article_id, _key in rows]
-    snippets = _snippets(session, match, ids) if match is not None else {}
-    return SearchPage(load_rows(session, ids, snippets, with_text=with_text), next_cursor)
+    return SearchPage(load_rows(session, ids, snippets(ids), with_text=with_text), next_cursor)
 
 
 RANK_WINDOW = 2000
 DENSE_MATCHES = 2000
+Rows = list[tuple[int, Any]]
+
+
+def _no_snippets(ids: list[int]) -> dict[int, str]:
+    return {}  # without a text query, rows show the article's lead instead
 
 
 def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _pg_page(
-    session: Session, request: SearchRequest, node: Any, after: Any, *, with_text: bool
-) -> SearchPage:
+def _pg_plan(session: Session, request: SearchRequest, node: Any, after: Any) -> tuple[Rows, Any]:
     """The same plans on PostgreSQL (tsvector + GIN; see storage.search_pg)."""
     condition, query = search_pg.compile_query(node)
-    filters = [condition, *_filters(request, Article.id, direct=True)]
     if request.sort == "relevance":
-        key = search_pg.rank(query)
         window = (
-            select(Article.id.label("id"), key.label("rank"))
-            .where(*filters)
+            select(Article.id.label("id"), search_pg.rank(query).label("rank"))
+            .where(condition, *_filters(request, Article.id, direct=True))
             .order_by(Article.id.desc())
             .limit(RANK_WINDOW)
             .subquery()
         )
-        statement = select(window.c.id, window.c.rank)
-        if after is not None:
-            last_key, last_id = after
-            statement = statement.where(
-                or_(
-                    window.c.rank > last_key, and_(window.c.rank == last_key, window.c.id < last_id)
-                )
-            )
-        statement = statement.order_by(window.c.rank, window.c.id.desc())
-        rows = [(i, float(r)) for i, r in session.execute(_page_bounds(statement, request, after))]
+        rows = [(i, float(r)) for i, r in _best_first(session, request, after, window)]
     else:
-        statement = select(Article.id, _WHEN).where(*filters)
-        if after is not None:
-            statement = statement.where(_after_moment(Article.id, after))
-        statement = statement.order_by(_WHEN.desc(), Article.id.desc())
-        page = session.execute(_page_bounds(statement, request, after))
-        rows = [(i, _moment_key(w)) for i, w in page]
-    more = len(rows) > request.limit
-    rows = rows[: request.limit]
-    next_cursor = _encode_cursor(rows[-1][1], rows[-1][0]) if more and rows else None
-    ids = [article_id for article_id, _key in rows]
-    snippets = search_pg.headlines(session, query, ids)
-    return SearchPage(load_rows(session, ids, snippets, with_text=with_text), next_cursor)
+        rows = _newest_first(session, request, after, condition)
+    return rows, partial(search_pg.headlines, session, query)
 
 
 def _match(query: str) -> Any:
@@ -215,20 +201,31 @@ def _page_bounds(statement: Any, request: SearchRequest, after: Any) -> Any:
     return statement
 
 
-def _browse(session: Session, request: SearchRequest, after: Any) -> list[tuple[int, Any]]:
+def _newest_first(session: Session, request: SearchRequest, after: Any, *conditions: Any) -> Rows:
     """Newest first through the (date, id) index; filters are checked as it walks."""
-    statement = select(Article.id, _WHEN).where(*_filters(request, Article.id, direct=True))
+    statement = select(Article.id, _WHEN).where(
+        *conditions, *_filters(request, Article.id, direct=True)
+    )
     if after is not None:
         statement = statement.where(_after_moment(Article.id, after))
     statement = statement.order_by(_WHEN.desc(), Article.id.desc())
-    return [
-        (i, _moment_key(w)) for i, w in session.execute(_page_bounds(statement, request, after))
-    ]
+    page = session.execute(_page_bounds(statement, request, after))
+    return [(i, _moment_key(w)) for i, w in page]
 
 
-def _ranked(
-    session: Session, request: SearchRequest, match: str, after: Any
-) -> list[tuple[int, Any]]:
+def _best_first(session: Session, request: SearchRequest, after: Any, window: Any) -> Any:
+    """Rows of a ranked window (``id``, ``rank``: lower is better) from the cursor on."""
+    statement = select(window.c.id, window.c.rank)
+    if after is not None:
+        key, last_id = after
+        statement = statement.where(
+            or_(window.c.rank > key, and_(window.c.rank == key, window.c.id < last_id))
+        )
+    statement = statement.order_by(window.c.rank, window.c.id.desc())
+    return session.execute(_page_bounds(statement, request, after))
+
+
+def _ranked(session: Session, request: SearchRequest, match: str, after: Any) -> Rows:
     rowid = _FTS.c.rowid
     window = (
         select(rowid.label("id"), _RANK)
@@ -238,33 +235,16 @@ def _ranked(
         .limit(RANK_WINDOW)
         .subquery()
     )
-    statement = select(window.c.id, window.c.rank)
-    if after is not None:
-        key, last_id = after
-        statement = statement.where(
-            or_(window.c.rank > key, and_(window.c.rank == key, window.c.id < last_id))
-        )
-    statement = statement.order_by(window.c.rank, window.c.id.desc())
-    return [(i, r) for i, r in session.execute(_page_bounds(statement, request, after))]
+    return [(i, r) for i, r in _best_first(session, request, after, window)]
 
 
-def _dated_matches(
-    session: Session, request: SearchRequest, match: str, after: Any
-) -> list[tuple[int, Any]]:
+def _dated_matches(session: Session, request: SearchRequest, match: str, after: Any) -> Rows:
     matches = select(_FTS.c.rowid).select_from(_FTS).where(_match(match))
     total = session.execute(select(func.count()).select_from(matches.subquery())).scalar_one()
     # Many matches: walk the date index (a unary + keeps SQLite off the id lookup) and stop
     # at the first page full. Few: look each one up and sort them.
     member = literal_column("+articles.id") if total > DENSE_MATCHES else Article.id
-    statement = select(Article.id, _WHEN).where(
-        member.in_(matches), *_filters(request, Article.id, direct=True)
-    )
-    if after is not None:
-        statement = statement.where(_after_moment(Article.id, after))
-    statement = statement.order_by(_WHEN.desc(), Article.id.desc())
-    return [
-        (i, _moment_key(w)) for i, w in session.execute(_page_bounds(statement, request, after))
-    ]
+    return _newest_first(session, request, after, member.in_(matches))
 
 
 def _after_moment(id_column: Any, after: Any) -> Any:

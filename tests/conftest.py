@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from storage.articles import NewArticle, insert_article
 from storage.db import Archive
 from tests import reactor
 from tests.mailserver import MailServer
+from tests.processes import newsmon
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -173,16 +172,6 @@ def build(tmp_path: Path) -> Iterator[Any]:
 
 
 HOSTILE_TITLE = "<script>alert('x')</script> Nickel talks & <b>quokka</b> tariffs"
-
-
-def newsmon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", *args], cwd=REPO, capture_output=True, text=True,
-        timeout=180,
-    )  # fmt: skip
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
 
 
 @pytest.fixture(scope="session")

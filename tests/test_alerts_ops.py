@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,19 +14,14 @@ from monitor.alerts.message import Message, Outlet, StoryItem, TopicMatch
 from monitor.config import load_config
 from monitor.demo.webhook import Reply
 from monitor.errors import ConfigError
+from monitor.poller import Monitor
 from storage.db import Archive
 from storage.models import Alert, Story
 from storage.outbox import claim_due, owe_alert
 from tests.alerting import NICKEL, TOPICS, Clock, alert_rows, serve_feed, slack_alerts
-from tests.conftest import REPO, write_config
+from tests.conftest import poll, write_config
 from tests.mailserver import free_port
-
-
-def newsmon(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], cwd=REPO, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+from tests.processes import newsmon, start_daemon, wait_until
 
 
 def test_alerts_test_reports_success_and_names_each_failure(tmp_path, slack):
@@ -45,7 +37,7 @@ def test_alerts_test_reports_success_and_names_each_failure(tmp_path, slack):
     }  # fmt: skip
     config = write_config(tmp_path, topics=TOPICS, alerts=alerts)
 
-    done = newsmon("alerts", "test", "--config", str(config))
+    done = newsmon("alerts", "test", "--config", str(config), check=False)
 
     assert done.returncode == 1
     lines = {line.split(":")[0][2:]: line for line in done.stdout.splitlines() if ":" in line}
@@ -66,8 +58,6 @@ def test_alerts_list_and_retry_from_the_command_line(site, slack, build):
     monitor = build(
         [{"name": "Wire", "url": site.url("wire.xml")}], slack_alerts(slack.url), Clock()
     )
-    from tests.conftest import poll
-
     poll(monitor)
     slack.script.append(Reply(400, "invalid_blocks"))
     assert monitor.alerts.deliver_now().dead == 1
@@ -82,7 +72,7 @@ def test_alerts_list_and_retry_from_the_command_line(site, slack, build):
     assert retried.returncode == 0 and "1 alerts" in retried.stdout
     monitor.alerts.dispatcher.clock = lambda: datetime.now(UTC)
     assert monitor.alerts.deliver_now().sent == 1
-    bad = newsmon("alerts", "list", "--status", "lost", "--config", config)
+    bad = newsmon("alerts", "list", "--status", "lost", "--config", config, check=False)
     assert bad.returncode == 2 and "pending, sent, dead" in bad.stderr
 
 
@@ -137,8 +127,6 @@ def test_a_long_slack_digest_is_split_within_limits_and_resumes_after_a_failed_p
     tmp_path, slack
 ):
     path = write_config(tmp_path, topics=TOPICS, alerts=slack_alerts(slack.url))
-    from monitor.poller import Monitor
-
     clock = Clock()
     monitor = Monitor(load_config(path), clock=clock)
     try:
@@ -190,8 +178,6 @@ def test_leases_of_a_dead_dispatcher_are_taken_back_at_start(tmp_path, slack):
             == 1
         )
     archive.close()
-    from monitor.poller import Monitor
-
     monitor = Monitor(load_config(path))
     try:
         assert monitor.alerts.deliver_now().sent == 0  # still leased to the dead owner
@@ -199,22 +185,6 @@ def test_leases_of_a_dead_dispatcher_are_taken_back_at_start(tmp_path, slack):
         assert monitor.alerts.deliver_now().sent == 1
     finally:
         monitor.close()
-
-
-def _start_daemon(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "daemon", "--config", str(config)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
-def _wait(predicate, timeout: float = 45.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.slow
@@ -246,18 +216,18 @@ def test_sigkill_after_tags_are_stored_loses_no_alert_and_sends_none_twice(tmp_p
         finally:
             archive.close()
 
-    first = _start_daemon(config)
+    first = start_daemon(config)
     try:
-        assert _wait(lambda: len(rows()) == 5), "the daemon did not store the five alerts"
+        assert wait_until(lambda: len(rows()) == 5), "the daemon did not store the five alerts"
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     assert {r.status for r in rows()} == {"pending"} and slack.posts == []
 
     write_config(tmp_path, **sections, alerts={**alerts, "dispatch": {"interval": 0.5}})
-    second = _start_daemon(config)
+    second = start_daemon(config)
     try:
-        assert _wait(lambda: len(slack.accepted) >= 5), "owed alerts were not delivered"
+        assert wait_until(lambda: len(slack.accepted) >= 5), "owed alerts were not delivered"
         time.sleep(2)  # several more sweeps: nothing may go out again
     finally:
         second.send_signal(signal.SIGTERM)
@@ -279,7 +249,6 @@ def test_the_daemon_sends_an_alert_right_after_the_poll_that_owed_it(
     import asyncio
 
     from monitor import daemon as daemon_module
-    from monitor.poller import Monitor
     from tests import reactor
 
     monkeypatch.setattr(daemon_module, "FIRST_POLL_SPREAD_S", 0.2)
@@ -300,7 +269,7 @@ def test_the_daemon_sends_an_alert_right_after_the_poll_that_owed_it(
     finished = reactor.submit(main)
     try:
         # The sweep interval is an hour: only the nudge after the poll can send it this soon.
-        assert _wait(lambda: len(slack.accepted) == 1, timeout=30)
+        assert wait_until(lambda: len(slack.accepted) == 1, timeout=30)
     finally:
         reactor.run(lambda: _set(holder["stop"]))
         finished.result(30)

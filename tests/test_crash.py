@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import pytest
 
 from monitor.config import load_config
 from tests.alerting import NICKEL, TOPICS, serve_feed, slack_alerts
-from tests.conftest import REPO, write_config
+from tests.conftest import write_config
+from tests.processes import start_daemon, wait_until
 
 STORIES = 24
 
@@ -26,22 +25,6 @@ def _count(db: Path, sql: str) -> int:
             return int(connection.execute(sql).fetchone()[0])
     except sqlite3.OperationalError:
         return 0  # not created yet
-
-
-def _daemon(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "daemon", "--config", str(config)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
-def _wait(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow
@@ -65,11 +48,11 @@ def test_sigkill_mid_poll_at_several_points_loses_and_doubles_nothing(tmp_path, 
     db = Path(load_config(config).resolve_storage_url().removeprefix("sqlite:///"))
 
     for stored_before_kill in (3, 8, 13, 18):
-        daemon = _daemon(config)
+        daemon = start_daemon(config)
         # Kill mid-poll, but not while the restart's first sweep has an alert on the wire: a
         # kill between the channel's "ok" and the commit re-sends that one alert (the documented
         # at-least-once window), which this test is not about.
-        reached = _wait(
+        reached = wait_until(
             lambda n=stored_before_kill: (
                 _count(db, "SELECT count(*) FROM articles") >= n
                 and _count(db, "SELECT count(*) FROM alerts WHERE lease_owner IS NOT NULL") == 0
@@ -84,9 +67,9 @@ def test_sigkill_mid_poll_at_several_points_loses_and_doubles_nothing(tmp_path, 
         assert _count(db, "SELECT count(*) FROM alerts") == articles
 
     write_config(tmp_path, **sections, alerts={**holding, "dispatch": {"interval": 0.5}})
-    daemon = _daemon(config)
+    daemon = start_daemon(config)
     try:
-        assert _wait(lambda: len(slack.accepted) >= STORIES, timeout=90), len(slack.accepted)
+        assert wait_until(lambda: len(slack.accepted) >= STORIES, timeout=90), len(slack.accepted)
         time.sleep(1.5)
     finally:
         daemon.send_signal(signal.SIGTERM)

@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,7 +15,8 @@ from monitor.daemon import Daemon
 from monitor.demo.server import Route
 from storage.models import Article
 from tests import reactor
-from tests.conftest import REPO, article_html, filler, rss, write_config
+from tests.conftest import article_html, filler, rss, write_config
+from tests.processes import newsmon, start_daemon
 
 
 def test_three_scheduled_polls_in_one_process_add_exactly_the_new_articles(site, make_monitor):
@@ -65,16 +64,6 @@ def test_three_scheduled_polls_in_one_process_add_exactly_the_new_articles(site,
         assert session.execute(select(func.count()).select_from(Article)).scalar_one() == 10
 
 
-def _daemon(config_path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "daemon", "--config", str(config_path), *extra],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site):
     site.routes["/feed.xml"] = Route(body=rss([{"title": "One", "link": site.url("one.html")}]))
     site.routes["/one.html"] = Route(body=article_html("One", filler("A story about cobalt.")))
@@ -84,13 +73,13 @@ def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site
         schedule={"min_interval": 0.5},
         sources=[{"name": "Wire", "url": site.url("feed.xml"), "interval": 1}],
     )
-    first = _daemon(config)
+    first = start_daemon(config)
     try:
         deadline = time.time() + 30
         while site.hits["/one.html"] == 0 and time.time() < deadline:
             time.sleep(0.1)
         assert site.hits["/one.html"] == 1
-        twin = _daemon(config)
+        twin = start_daemon(config)
         output, _ = twin.communicate(timeout=30)
         assert twin.returncode != 0
         assert "another newsmon daemon" in output and str(first.pid) in output
@@ -110,24 +99,19 @@ def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site
 
 
 def _status(config_path) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "status", "--json", "--config", str(config_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(newsmon("status", "--json", "--config", str(config_path)).stdout)
 
 
 def test_a_killed_daemon_leaves_no_stale_lock(tmp_path, site):
     site.routes["/feed.xml"] = Route(body=rss([]))
     config = write_config(tmp_path, sources=[{"name": "Wire", "url": site.url("feed.xml")}])
-    first = _daemon(config)
+    first = start_daemon(config)
     deadline = time.time() + 30
     while site.hits["/feed.xml"] == 0 and time.time() < deadline:
         time.sleep(0.1)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(10)
-    second = _daemon(config)
+    second = start_daemon(config)
     try:
         while site.hits["/feed.xml"] < 2 and time.time() < deadline + 30:
             time.sleep(0.1)
@@ -159,7 +143,7 @@ def test_metrics_health_and_json_logs_without_secrets(tmp_path, site, slack):
                 "routes": {"now": {"channels": ["desk"]}}},
     )  # fmt: skip
     port = free_port()
-    daemon = _daemon(config, "--metrics-port", str(port), "--log-format", "json")
+    daemon = start_daemon(config, "--metrics-port", str(port), "--log-format", "json")
     base = f"http://127.0.0.1:{port}"
 
     def fetch(path: str) -> tuple[int, str]:

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.demo.site import load_stories
-from tests.conftest import REPO
-
-
-def newsmon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
+from tests.processes import newsmon
 
 
 @pytest.fixture(scope="module")

@@ -73,10 +73,9 @@ def test_bulk_ingest_indexes_at_the_end_and_a_crash_is_repaired_on_open(tmp_path
         assert _found(reopened) == list(range(1, 15))
         _add(reopened, range(15, 16))
         assert _found(reopened) == list(range(1, 16))
-        with reopened.engine.connect() as connection:
-            check = connection.exec_driver_sql(
+        with reopened.engine.connect() as connection:  # FTS5 raises if index and table disagree
+            connection.exec_driver_sql(
                 "INSERT INTO articles_fts(articles_fts, rank) VALUES('integrity-check', 1)"
             )
-            assert check is not None  # raises on a corrupt index
     finally:
         reopened.close()

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from monitor.config import load_config
 from monitor.web import create_app
-from tests.conftest import HOSTILE_TITLE, REPO, newsmon
+from tests.conftest import HOSTILE_TITLE, REPO
+from tests.processes import newsmon
 
 
 def client_for(url: str, **web: str) -> TestClient:

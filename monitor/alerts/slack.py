@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import ssl
 import urllib.error
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +24,7 @@ from monitor.alerts.config import SlackChannelConfig
 from monitor.alerts.message import Message, StoryItem, when
 from monitor.alerts.render import headline
 from monitor.errors import DeliveryError
+from spiders.middlewares import parse_retry_after
 
 MAX_BLOCKS = 45  # of Slack's 50, leaving room for a header and a footer
 MAX_SECTION = 2900
@@ -138,7 +138,7 @@ class BoundedRateLimitHandler(RateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
-        wait = retry_after_seconds(_header(response.headers, "retry-after"))
+        wait = parse_retry_after(_header(response.headers, "retry-after"))
         return wait is not None and wait <= self.max_wait and float(wait).is_integer()
 
 
@@ -147,21 +147,6 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
         if key.lower() == name:
             return value[0] if isinstance(value, list) else str(value)
     return None
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        from datetime import UTC, datetime
-
-        moment = parsedate_to_datetime(value)
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 class SlackChannel:
@@ -193,7 +178,7 @@ class SlackChannel:
         if status == 200:
             return
         if status == 429:
-            wait = retry_after_seconds(_header(response.headers, "retry-after"))
+            wait = parse_retry_after(_header(response.headers, "retry-after"))
             raise DeliveryError(f"slack {self.name}: rate limited (429)", retry_after=wait or 60.0)
         if status >= 500:
             raise DeliveryError(f"slack {self.name}: server error {status}: {body}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/feeds", tags=["feeds"])
 ReadSession = Annotated[Session, Depends(reader)]
 FEED_SIZE = 50
 ATOM = "application/atom+xml; charset=utf-8"
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)  # Atom needs <updated> even with no entries
 
 
 def atom(request: Request, title: str, rows: list[ArticleRow]) -> Response:
@@ -29,13 +31,7 @@ def atom(request: Request, title: str, rows: list[ArticleRow]) -> Response:
     feed.generator("newsmon", version=__version__)
     feed.link(href=self_url, rel="self")
     feed.link(href=str(request.base_url), rel="alternate")
-    newest = max((row.fetched for row in rows), default=None)
-    if newest is not None:
-        feed.updated(newest)
-    else:
-        from datetime import UTC, datetime
-
-        feed.updated(datetime(2000, 1, 1, tzinfo=UTC))
+    feed.updated(max((row.fetched for row in rows), default=EMPTY_FEED_UPDATED))
     for row in reversed(rows):  # feedgen prepends: oldest first keeps newest on top
         entry = feed.add_entry()
         entry.id(f"urn:newsmon:article:{row.id}")

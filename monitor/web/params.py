@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Query
 
-from monitor.cli import parse_when
 from monitor.errors import ConfigError
+from monitor.search_options import build_request
 from storage.search import SearchRequest
 
 
@@ -25,13 +25,10 @@ class Filters:
 
     def request(self, *, limit: int = 20, cursor: str | None = None) -> SearchRequest:
         """Raises ConfigError for a bad date and QuerySyntaxError (on search) for a bad query."""
-        return SearchRequest(
-            query=self.q or None, topics=tuple(t for t in self.topic if t),
-            sources=tuple(s for s in self.source if s), language=self.lang or None,
-            since=parse_when(self.since, option="since"),
-            until=parse_when(self.until, option="until"),
-            min_score=self.min_score, sort="date" if self.sort == "date" else "relevance",
-            limit=limit, cursor=cursor or None,
+        return build_request(
+            query=self.q, topic=self.topic, source=self.source, since=self.since,
+            until=self.until, language=self.lang, min_score=self.min_score, sort=self.sort,
+            limit=limit, cursor=cursor, flag="",
         )  # fmt: skip
 
     def items(self) -> list[tuple[str, str]]:
