@@ -91,11 +91,26 @@ class ArchiveSink:
         fingerprint = content_fingerprint(fetched.title, fetched.text)
         source_url = fetched.url or urls[0]
         existing = find_article(session, urls, fingerprint)
+        if existing is None:
+            stored = self._insert(session, fetched, urls, fingerprint, source_url, now)
+            if stored is not None:
+                return True
+            # Another daemon committed this article while we classified it: link that copy.
+            existing = find_article(session, urls, fingerprint)
         if existing is not None:
             add_urls(session, existing, urls)
             link_source(session, existing, fetched.source_id, source_url, now)
-            return False
+        return False
 
+    def _insert(
+        self,
+        session: Session,
+        fetched: FetchedArticle,
+        urls: list[str],
+        fingerprint: str | None,
+        source_url: str,
+        now: datetime,
+    ) -> StoredArticle | None:
         language = (fetched.language or "").split("-")[0].lower() or None
         title, text = fetched.title.strip(), fetched.text.strip()
         tags = self.classifier.classify(Document(title=title, text=text, language=language))
@@ -121,9 +136,11 @@ class ArchiveSink:
             source_url=source_url,
             tags=[(t.topic, t.score, t.to_json()) for t in tags],
         )
+        if stored is None:
+            return None
         for hook in self.on_new_article:
             hook(session, stored, tags)
-        return True
+        return stored
 
     def finish_source(self, outcome: PollOutcome) -> None:
         """Outcomes are written in batches: one transaction per 200 sources, not per source.

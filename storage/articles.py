@@ -1,10 +1,15 @@
 """Writing articles: find what is already stored, add what is new, never twice.
 
-Uniqueness is enforced by the database (unique canonical URL, URL aliases as a
-primary key), so even a racing second writer cannot store an article twice;
-these functions only make the common case cheap. The insert path is written
-with SQLAlchemy Core, not the ORM unit of work: it runs once per article on the
-daemon's event loop, and Core does the same work in a third of the time.
+Uniqueness is enforced by the database (unique canonical URL and content hash,
+URL aliases as a primary key): inserts say ``ON CONFLICT DO NOTHING``, so when two
+daemons store the same article at once the second insert waits for the first,
+inserts nothing, and its caller links the stored copy instead. The lookups here
+only make the common case cheap. Headlines that open a story are serialised per
+headline with a transaction-scoped advisory lock on PostgreSQL, so syndicated
+copies stored by two workers at once still join one story (SQLite has one writer).
+The insert path is written with SQLAlchemy Core, not the ORM unit of work: it runs
+once per article on the daemon's event loop, and Core does the same work in a
+third of the time.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from storage.models import Article, ArticleSource, ArticleUrl, Story, Tag
 
@@ -43,10 +50,28 @@ _STORY = (
     .limit(1)
 )
 _NEW_STORY = insert(Story).returning(Story.id)
-_NEW_ARTICLE = insert(Article).returning(Article.id)
-_NEW_URL = insert(ArticleUrl)
-_NEW_LINK = insert(ArticleSource)
 _NEW_TAG = insert(Tag)
+_STORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+_DELETE_STORY = Story.__table__.delete().where(Story.id == bindparam("sid"))
+
+
+def _ignoring_conflicts(table: Table) -> dict[str, Insert]:
+    return {
+        "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
+        "postgresql": postgresql.insert(table).on_conflict_do_nothing(),
+    }
+
+
+_NEW_ARTICLE = {
+    name: statement.returning(Article.id)
+    for name, statement in _ignoring_conflicts(Article.__table__).items()
+}
+_NEW_URL = _ignoring_conflicts(ArticleUrl.__table__)
+_NEW_LINK = _ignoring_conflicts(ArticleSource.__table__)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass(frozen=True)
@@ -95,14 +120,25 @@ def insert_article(
     source_id: int,
     source_url: str,
     tags: Iterable[TagValue],
-) -> StoredArticle:
-    """Insert an article the caller checked is new, with its URLs, source link and tags."""
-    story_id = story_for(session, new.title_key, new.published_at or new.fetched_at)
+) -> StoredArticle | None:
+    """Insert a new article with its URLs, source link and tags; None if another writer won.
+
+    None means a concurrent transaction committed the same canonical URL or
+    content first: nothing was written, and the caller should link that copy.
+    """
+    dialect = _dialect(session)
+    story_id, story_is_new = story_for(session, new.title_key, new.published_at or new.fetched_at)
     values = {k: v for k, v in new.__dict__.items() if k != "title_key"}
-    article_id = session.execute(_NEW_ARTICLE, {**values, "story_id": story_id}).scalar_one()
-    session.execute(_NEW_URL, [{"url": u, "article_id": article_id} for u in dict.fromkeys(urls)])
+    article_id = session.execute(_NEW_ARTICLE[dialect], {**values, "story_id": story_id}).scalar()
+    if article_id is None:
+        if story_is_new:
+            session.execute(_DELETE_STORY, {"sid": story_id})
+        return None
+    # Sorted, so two writers that share aliases take their row locks in the same order.
+    aliases = [{"url": u, "article_id": article_id} for u in sorted(set(urls))]
+    session.execute(_NEW_URL[dialect], aliases)
     session.execute(
-        _NEW_LINK,
+        _NEW_LINK[dialect],
         {"article_id": article_id, "source_id": source_id, "url": source_url,
          "first_seen_at": new.fetched_at},
     )  # fmt: skip
@@ -148,33 +184,31 @@ def unlinked_articles(session: Session, source_id: int, article_ids: set[int]) -
 
 def add_urls(session: Session, article_id: int, urls: Iterable[str]) -> None:
     """Remember more URLs of a stored article (those not yet known anywhere)."""
-    wanted = list(dict.fromkeys(u for u in urls if u))
+    wanted = sorted({u for u in urls if u})
     known = set(session.execute(select(ArticleUrl.url).where(ArticleUrl.url.in_(wanted))).scalars())
     fresh = [{"url": u, "article_id": article_id} for u in wanted if u not in known]
     if fresh:
-        session.execute(insert(ArticleUrl), fresh)
+        session.execute(_NEW_URL[_dialect(session)], fresh)
 
 
 def link_source(session: Session, article_id: int, source_id: int, url: str, at: datetime) -> bool:
     """Record that ``source_id`` carried the article; True if that is news."""
-    if session.get(ArticleSource, (article_id, source_id)) is not None:
-        return False
-    session.add(
-        ArticleSource(article_id=article_id, source_id=source_id, url=url, first_seen_at=at)
-    )
-    return True
+    row = {"article_id": article_id, "source_id": source_id, "url": url, "first_seen_at": at}
+    result = session.execute(_NEW_LINK[_dialect(session)], row)
+    return bool(result.rowcount)
 
 
-def story_for(session: Session, key: str | None, moment: datetime) -> int:
-    """The story a headline belongs to: same key within 48 hours, or a new story."""
+def story_for(session: Session, key: str | None, moment: datetime) -> tuple[int, bool]:
+    """The story a headline belongs to (same key within 48 hours) or a new one; (id, is new)."""
     if key:
+        if _dialect(session) == "postgresql":
+            session.execute(_STORY_LOCK, {"key": key})
         window = {"key": key, "low": moment - STORY_WINDOW, "high": moment + STORY_WINDOW}
         found = session.execute(_STORY, window).scalar()
         if found is not None:
-            return found
-    return session.execute(
-        _NEW_STORY, {"title_key": key or "", "first_seen_at": moment}
-    ).scalar_one()
+            return found, False
+    story = session.execute(_NEW_STORY, {"title_key": key or "", "first_seen_at": moment})
+    return story.scalar_one(), True
 
 
 def replace_tags(

@@ -54,7 +54,15 @@ class Base(DeclarativeBase):
 
 
 class Source(Base):
+    """A configured feed, sitemap or page, with its fetch state and its poll lease.
+
+    ``next_poll_at`` and ``lease_owner``/``lease_until`` are how several daemons
+    share sources: a worker claims due rows (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL) and a lease that a crashed worker lets expire.
+    """
+
     __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_due", "next_poll_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -98,7 +106,7 @@ class Article(Base):
     fetched_at: Mapped[datetime] = mapped_column(index=True)
     extraction: Mapped[str] = mapped_column(String(16), default="full")
     extraction_note: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
 
     urls: Mapped[list[ArticleUrl]] = relationship(back_populates="article")
