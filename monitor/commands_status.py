@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from monitor.cli import ConfigOpt, DbOpt, app, open_config
 from monitor.daemon import HEARTBEAT_S, STATE_MARK, DaemonLock
 from storage.db import Archive
-from storage.marks import get_mark
+from storage.marks import marks_named
 from storage.models import Alert, Article, PollRun, Source
 from storage.outbox import outbox_counts, waiting_digest_items
 
@@ -54,7 +54,7 @@ def database_bytes(database_url: str) -> int | None:
 
 def collect(archive: Archive, database_url: str, now: datetime) -> dict[str, Any]:
     with archive.reader() as session:
-        mark = get_mark(session, STATE_MARK)
+        marks = sorted(marks_named(session, STATE_MARK), key=lambda m: m.at, reverse=True)
         day_ago = now - timedelta(hours=24)
         polls = session.execute(
             select(PollRun.status, func.count(), func.coalesce(func.sum(PollRun.new), 0))
@@ -63,7 +63,7 @@ def collect(archive: Archive, database_url: str, now: datetime) -> dict[str, Any
         ).all()
         last_poll = session.execute(select(func.max(PollRun.finished_at))).scalar()
         sources = session.execute(
-            select(func.count(), func.coalesce(func.sum(Source.consecutive_failures > 0), 0)).where(
+            select(func.count(), func.count().filter(Source.consecutive_failures > 0)).where(
                 Source.enabled.is_(True), Source.adhoc.is_(False)
             )
         ).one()
@@ -79,21 +79,29 @@ def collect(archive: Archive, database_url: str, now: datetime) -> dict[str, Any
         articles = session.execute(select(func.count()).select_from(Article)).scalar_one()
         outbox = outbox_counts(session)
         waiting = waiting_digest_items(session)
+    held = lock_is_held(database_url)
+
+    def beating(mark: Any) -> bool:
+        state = mark.value or {}
+        age = (now - mark.at).total_seconds()
+        return not state.get("stopped", True) and age < 4 * HEARTBEAT_S and held is not False
+
+    workers = [
+        {**{k: (m.value or {}).get(k) for k in ("worker", "pid", "host", "polls_done", "polling")},
+         "last_heartbeat_s": round((now - m.at).total_seconds(), 1)}
+        for m in marks if beating(m)
+    ]  # fmt: skip
+    mark = next((m for m in marks if beating(m)), marks[0] if marks else None)
     state = mark.value if mark and mark.value else {}
     beat_age = (now - mark.at).total_seconds() if mark else None
-    held = lock_is_held(database_url)
-    alive = (
-        not state.get("stopped", True)
-        and beat_age is not None
-        and beat_age < 4 * HEARTBEAT_S
-        and held is not False
-    )
+    alive = mark is not None and beating(mark)
     return {
         "daemon": {
             "running": alive, "lock_held": held, "pid": state.get("pid"), "host": state.get("host"),
             "started_at": state.get("started_at"), "polls_done": state.get("polls_done"),
             "last_heartbeat_s": round(beat_age, 1) if beat_age is not None else None,
         },
+        "workers": workers,
         "jobs": state.get("jobs", []) if alive else [],
         "polls_24h": {
             status: {"polls": int(n), "new_articles": int(new)} for status, n, new in polls
@@ -138,6 +146,11 @@ def show(report: dict[str, Any]) -> None:
         out.print(f"[green]daemon running[/green] (pid {daemon['pid']} on {daemon['host']}, "
                   f"since {daemon['started_at'][:19]}, {daemon['polls_done']} polls, "
                   f"heartbeat {daemon['last_heartbeat_s']}s ago)")  # fmt: skip
+        if len(report["workers"]) > 1:
+            out.print(f"{len(report['workers'])} workers share the archive:")
+            for worker in report["workers"]:
+                out.print(f"  {escape(str(worker['worker']))}: {worker['polls_done']} polls, "
+                          f"{worker['polling']} sources in flight")  # fmt: skip
     else:
         out.print("[yellow]daemon not running[/yellow]" + (
             f" (last heartbeat {daemon['last_heartbeat_s']:.0f}s ago)"

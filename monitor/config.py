@@ -99,11 +99,21 @@ class ScheduleSettings(Strict):
     jitter: float = Field(0.1, ge=0, le=0.5, description="fraction of the interval")
     min_interval: Duration = 60.0
     backoff_max: Duration = Field(6 * 3600.0, description="longest wait after repeated failures")
+    keep_poll_history: Duration = Field(
+        30 * 86400.0, description="poll runs older than this are deleted (articles never are)"
+    )
 
 
 class DaemonSettings(Strict):
     metrics_port: int | None = Field(None, ge=0, le=65535, description="/metrics and /healthz")
     metrics_host: str = "127.0.0.1"
+    max_polls: int = Field(64, ge=1, le=4096, description="sources one daemon polls at once")
+    lease: Duration = Field(
+        300.0,
+        ge=2,
+        description="how long a claimed source stays this daemon's; renewed while it is polled, "
+        "so a dead daemon's sources go to the others after this long",
+    )
 
 
 class WebSettings(Strict):

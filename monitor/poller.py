@@ -82,12 +82,13 @@ class Monitor:
     def specs(self, names: Iterable[str] | None = None) -> list[SourceSpec]:
         wanted = set(names) if names is not None else None
         configured = {s.name: s for s in self.config.sources}
-        with self.archive.session() as session:
-            rows = session.execute(select(Source).order_by(Source.id)).scalars().all()
+        query = select(Source).order_by(Source.id)
+        if wanted is not None:
+            query = query.where(Source.name.in_(wanted))
+        with self.archive.reader() as session:
+            rows = session.execute(query).scalars().all()
         specs = []
         for row in rows:
-            if wanted is not None and row.name not in wanted:
-                continue
             if wanted is None and (not row.enabled or row.adhoc or row.name not in configured):
                 continue
             config = configured.get(row.name)

@@ -15,6 +15,8 @@ import logging
 import multiprocessing
 import os
 import re
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -102,6 +104,21 @@ def default_processes() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+def exit_with_parent(parent: int) -> None:
+    """In a worker: leave when the daemon is gone, even killed with SIGKILL.
+
+    An orphaned pool worker would otherwise live on, holding the daemon's stdout
+    and a share of the machine, waiting for work that never comes.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class Extractor:
     """Runs :func:`extract_page` in a pool of worker processes (0 processes: a thread).
 
@@ -116,7 +133,10 @@ class Extractor:
     def _executor(self) -> Executor:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )  # fmt: skip
         return self._pool
 
     async def extract(self, html: str, url: str) -> ExtractedPage:

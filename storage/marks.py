@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import JobMark
@@ -22,3 +23,18 @@ def set_mark(
         session.add(JobMark(name=name, at=at, value=value))
     else:
         mark.at, mark.value = at, value
+
+
+def delete_mark(session: Session, name: str) -> None:
+    mark = session.get(JobMark, name)
+    if mark is not None:
+        session.delete(mark)
+
+
+def marks_named(session: Session, prefix: str) -> list[JobMark]:
+    """Every mark whose name starts with ``prefix`` (e.g. each worker's heartbeat)."""
+    return list(
+        session.execute(
+            select(JobMark).where(JobMark.name.startswith(prefix, autoescape=True))
+        ).scalars()
+    )

@@ -243,15 +243,12 @@ def test_sigkill_after_tags_are_stored_loses_no_alert_and_sends_none_twice(tmp_p
     assert {r.status for r in rows()} == {"sent"}
 
 
-def test_the_daemon_sends_an_alert_right_after_the_poll_that_owed_it(
-    tmp_path, site, slack, monkeypatch
-):
+def test_the_daemon_sends_an_alert_right_after_the_poll_that_owed_it(tmp_path, site, slack):
     import asyncio
 
     from monitor import daemon as daemon_module
     from tests import reactor
 
-    monkeypatch.setattr(daemon_module, "FIRST_POLL_SPREAD_S", 0.2)
     serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
     path = write_config(
         tmp_path, schedule={"min_interval": 1, "jitter": 0},

@@ -48,13 +48,15 @@ def test_sigkill_mid_poll_at_several_points_loses_and_doubles_nothing(tmp_path, 
     db = Path(load_config(config).resolve_storage_url().removeprefix("sqlite:///"))
 
     for stored_before_kill in (3, 8, 13, 18):
+        polls_before = site.hits["/wire.xml"]
         daemon = start_daemon(config)
         # Kill mid-poll, but not while the restart's first sweep has an alert on the wire: a
         # kill between the channel's "ok" and the commit re-sends that one alert (the documented
         # at-least-once window), which this test is not about.
         reached = wait_until(
-            lambda n=stored_before_kill: (
-                _count(db, "SELECT count(*) FROM articles") >= n
+            lambda n=stored_before_kill, p=polls_before: (
+                site.hits["/wire.xml"] > p  # this run is polling, not only starting
+                and _count(db, "SELECT count(*) FROM articles") >= n
                 and _count(db, "SELECT count(*) FROM alerts WHERE lease_owner IS NOT NULL") == 0
             )
         )

@@ -85,7 +85,7 @@ def test_the_daemon_process_exits_0_on_sigterm_and_refuses_a_twin(tmp_path, site
         assert "another newsmon daemon" in output and str(first.pid) in output
         running = _status(config)
         assert running["daemon"]["running"] and running["daemon"]["pid"] == first.pid
-        assert {"poll:Wire", "daemon:heartbeat"} <= {job["id"] for job in running["jobs"]}
+        assert {"sources:poll", "daemon:heartbeat"} <= {job["id"] for job in running["jobs"]}
         assert running["polls_24h"]["ok"]["new_articles"] == 1
         assert running["archive"]["articles"] == 1 and running["archive"]["bytes"] > 0
     finally:

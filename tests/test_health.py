@@ -54,12 +54,7 @@ def test_admin_hears_once_when_a_source_goes_down_and_once_when_it_recovers(site
     assert "Wire works again after 5 failed polls" in up["headline"]
 
 
-def test_the_daemon_backs_off_a_failing_source_and_skips_a_disabled_one(
-    site, tmp_path, monkeypatch
-):
-    from monitor import daemon as daemon_module
-
-    monkeypatch.setattr(daemon_module, "FIRST_POLL_SPREAD_S", 0.05)
+def test_the_daemon_backs_off_a_failing_source_and_skips_a_disabled_one(site, tmp_path):
     site.routes["/good.xml"] = Route(body=b"<rss version='2.0'><channel><title>t</title></channel></rss>",
                                      headers={"Content-Type": "application/rss+xml"}, conditional=False)  # fmt: skip
     site.routes["/bad.xml"] = Route(status=500, body=b"down")

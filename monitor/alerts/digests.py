@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts.config import AlertsConfig
+from storage.cluster import cluster_lock
 from storage.db import Archive
 from storage.marks import get_mark, set_mark
 from storage.outbox import owe_alert, take_digest_items
@@ -57,7 +58,16 @@ class DigestRunner:
         }
 
     def run_due(self, route: str, now: datetime | None = None) -> int | None:
-        """Owe ``route``'s digest if a cron time has passed; the number of stories, or None."""
+        """Owe ``route``'s digest if a cron time has passed; the number of stories, or None.
+
+        With several daemons on one PostgreSQL, one of them runs it (an advisory
+        lock); the others return None. The dedup key would stop a second send
+        anyway; the lock stops two workers from splitting the stories between them.
+        """
+        with cluster_lock(self.archive, f"newsmon:digest:{route}") as mine:
+            return self._run_due(route, now) if mine else None
+
+    def _run_due(self, route: str, now: datetime | None) -> int | None:
         now = now or self.clock()
         trigger = self.triggers[route]
         config = self.alerts.routes[route]

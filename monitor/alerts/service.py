@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -51,6 +52,9 @@ class AlertService:
         self.digests = DigestRunner(archive, alerts, clock)
         self._scheduler: AsyncIOScheduler | None = None
         self.on_dispatch: list[Callable[[DispatchReport], None]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._sweeping: asyncio.Task[None] | None = None
+        self._sweep_again = False
 
     @property
     def enabled(self) -> bool:
@@ -88,13 +92,13 @@ class AlertService:
         self.start()
         self._scheduler = scheduler
         scheduler.add_job(
-            self._sweep, IntervalTrigger(seconds=self.alerts.dispatch.interval),
+            self._sweep_job, IntervalTrigger(seconds=self.alerts.dispatch.interval),
             id=SWEEP_JOB, name="dispatch alerts", max_instances=1, coalesce=True,
             misfire_grace_time=None, next_run_time=utcnow(),
         )  # fmt: skip
         for route, trigger in self.digests.triggers.items():
             scheduler.add_job(
-                self._digest, trigger, args=[route], id=f"alerts:digest:{route}",
+                self._digest_job, trigger, args=[route], id=f"alerts:digest:{route}",
                 name=f"digest {route}", max_instances=1, coalesce=True, misfire_grace_time=None,
             )  # fmt: skip
 
@@ -104,6 +108,35 @@ class AlertService:
             return
         if self._scheduler is not None and self._scheduler.get_job(SWEEP_JOB):
             self._scheduler.modify_job(SWEEP_JOB, next_run_time=utcnow())
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Let a sweep or digest already running finish (the daemon is stopping)."""
+        if self._running:
+            await asyncio.wait(self._running, timeout=timeout)
+
+    # The scheduler's jobs only start tasks of ours: APScheduler cancels the jobs it is
+    # running when it shuts down, which would abandon a sweep mid-send; ours are awaited.
+    async def _sweep_job(self) -> None:
+        if self._sweeping is not None and not self._sweeping.done():
+            self._sweep_again = True  # a nudge during a sweep: one more pass after it
+            return
+        self._sweeping = self._track(self._sweep_until_quiet())
+
+    async def _digest_job(self, route: str) -> None:
+        self._track(self._digest(route))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
+
+    async def _sweep_until_quiet(self) -> None:
+        while True:
+            self._sweep_again = False
+            await self._sweep()
+            if not self._sweep_again:
+                return
 
     async def _sweep(self) -> None:
         try:
