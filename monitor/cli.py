@@ -102,20 +102,11 @@ def exit_on_rule_errors(cfg: Config) -> None:
         raise typer.Exit(2)
 
 
-@db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Apply any pending schema migrations (the daemon also does this at start)."""
-    from storage.db import Archive
-
-    cfg = open_config(config, db)
-    Archive(cfg.resolve_storage_url()).close()
-    typer.echo(f"archive at {cfg.resolve_storage_url()} is up to date")
-
-
 def main() -> None:
     from monitor import (  # noqa: F401 - registers the commands
         commands_alerts,
         commands_archive,
+        commands_db,
         commands_poll,
         commands_report,
         commands_rules,

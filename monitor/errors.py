@@ -24,6 +24,12 @@ class NewsmonError(Exception):
     exit_code = 1
 
 
+class UsageError(NewsmonError):
+    """A command was given arguments it cannot work with."""
+
+    exit_code = 2
+
+
 class ConfigError(NewsmonError, ValueError):
     """The configuration cannot be used as written."""
 
