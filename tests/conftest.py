@@ -50,12 +50,24 @@ def write_config(tmp_path: Path, **sections: Any) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The archive a test's Monitor writes to: such tests run on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'archive.db'}"
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("tests SQLite's own behaviour (its file, locks and disk)")
+    yield from _pg_schema()
+
+
 @pytest.fixture
-def make_monitor(tmp_path: Path) -> Iterator[Any]:
+def make_monitor(tmp_path: Path, storage_url: str) -> Iterator[Any]:
     """Build a Monitor from config sections written to a real YAML file."""
     made: list[Monitor] = []
 
     def factory(**sections: Any) -> Monitor:
+        sections = {"storage": {"url": storage_url}, **sections}
         config = load_config(write_config(tmp_path, **sections))
         monitor = Monitor(config)
         monitor.sync_sources()
@@ -152,14 +164,15 @@ def smtp() -> Iterator[MailServer]:
 
 
 @pytest.fixture
-def build(tmp_path: Path) -> Iterator[Any]:
+def build(tmp_path: Path, storage_url: str) -> Iterator[Any]:
     """A Monitor with alert routes and a controllable clock, from a real YAML config."""
     from tests.alerting import TOPICS
 
     made: list[Monitor] = []
 
     def factory(sources: list[dict[str, Any]], alerts: dict[str, Any], clock: Any) -> Monitor:
-        path = write_config(tmp_path, sources=sources, topics=TOPICS, alerts=alerts)
+        path = write_config(tmp_path, sources=sources, topics=TOPICS, alerts=alerts,
+                            storage={"url": storage_url})  # fmt: skip
         monitor = Monitor(load_config(path), clock=clock)
         monitor.sync_sources()
         monitor.alerts.start()

@@ -15,6 +15,7 @@ from storage.models import Article, Source
 from tests.conftest import article_html, filler, poll, rss
 
 TEXT = "Indonesia and Japan agreed to build a nickel refinery for battery makers."
+pytestmark = pytest.mark.sqlite_only  # PostgreSQL has no file to lock, fill or make read-only
 
 
 def serve(site, count: int) -> None:
