@@ -218,8 +218,10 @@ def _state(health: Any, interval: float, cap: float) -> str:
         return "disabled in config"
     if not health.consecutive_failures or health.last_error_at is None:
         return "ok"
-    wait = backoff_delay(health.consecutive_failures, interval, cap)
-    retry = health.last_error_at + timedelta(seconds=wait)
+    retry = health.next_poll_at  # the daemon's schedule; computed when only `run` has polled
+    if retry is None:
+        wait = backoff_delay(health.consecutive_failures, interval, cap)
+        retry = health.last_error_at + timedelta(seconds=wait)
     return f"failing; next try {retry.isoformat(timespec='minutes')}"
 
 

@@ -39,7 +39,7 @@ from monitor.health import SourceState, SourceWatch, backoff_delay
 from monitor.poller import Monitor, PollReport
 from spiders.items import PollOutcome
 from storage.cluster import cluster_lock
-from storage.marks import delete_mark, set_mark
+from storage.marks import delete_mark, marks_named, set_mark
 from storage.outbox import outbox_counts
 from storage.source_claims import (
     ClaimedSource,
@@ -58,7 +58,9 @@ log = logging.getLogger("newsmon.daemon")
 SHUTDOWN_GRACE_S = 60.0
 HEARTBEAT_S = 15.0
 STATE_MARK = "daemon:state"
+CLAIM_JOB = "sources:poll"
 RETENTION_EVERY_S = 3600.0
+STALE_WORKER = timedelta(days=1)  # a worker's heartbeat mark is forgotten this long after it stops
 UNKNOWN_SOURCE_RETRY_S = 60.0
 
 
@@ -158,7 +160,7 @@ class Daemon:
         shortest = min(self.intervals.values(), default=60.0)
         scheduler.add_job(
             self._claim_and_poll, IntervalTrigger(seconds=max(0.05, min(1.0, shortest / 5))),
-            id="sources:poll", name="poll due sources", max_instances=1, coalesce=True,
+            id=CLAIM_JOB, name="poll due sources", max_instances=1, coalesce=True,
             next_run_time=now,
         )  # fmt: skip
         scheduler.add_job(
@@ -311,6 +313,9 @@ class Daemon:
                 return
             with self.monitor.archive.session() as session:
                 pruned = prune_poll_runs(session, datetime.now(UTC) - keep)
+                for mark in marks_named(session, f"{STATE_MARK}:"):  # workers killed long ago
+                    if mark.at < datetime.now(UTC) - STALE_WORKER:
+                        session.delete(mark)
         if pruned:
             log.info("pruned %d poll runs older than %s", pruned, keep)
 

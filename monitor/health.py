@@ -1,8 +1,8 @@
 """Failing sources: back off instead of hammering them; tell an admin once, and on recovery.
 
 A source that fails is next polled after its interval, then 2×, 4×, … that, up to
-``schedule.backoff_max``. The delay is computed from the stored failure count and
-time, so it survives restarts and needs no state of its own. After
+``schedule.backoff_max``: the daemon stores that due time in the source's row
+(:func:`backoff_delay`), so it survives restarts and holds for every worker. After
 ``alerts.admin.after_failures`` failures in a row the admin channels get one
 message (the outbox key names the outage), and one more when the source works again.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -64,13 +64,6 @@ class SourceWatch:
                 last_error=row.last_error, last_error_at=row.last_error_at,
                 last_success_at=row.last_success_at,
             )  # fmt: skip
-
-    def due(self, state: SourceState, interval: float) -> bool:
-        """Whether a failing source has waited out its backoff (a tenth of an interval of slack)."""
-        if state.failures == 0 or state.last_error_at is None:
-            return True
-        wait = backoff_delay(state.failures, interval, self.backoff_max)
-        return self.clock() >= state.last_error_at + timedelta(seconds=wait - interval / 10)
 
     def after_poll(self, before: SourceState, report: PollReport) -> str | None:
         """Owe the admin message a poll calls for: "down", "up" or None."""

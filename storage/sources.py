@@ -135,6 +135,7 @@ class SourceHealth:
     last_error_at: datetime | None
     consecutive_failures: int
     articles: int
+    next_poll_at: datetime | None = None
 
 
 def source_health(session: Session) -> list[SourceHealth]:
@@ -157,6 +158,7 @@ def source_health(session: Session) -> list[SourceHealth]:
             last_error_at=s.last_error_at,
             consecutive_failures=s.consecutive_failures or 0,
             articles=counts.get(s.id, 0),
+            next_poll_at=s.next_poll_at,
         )
         for s in rows
     ]

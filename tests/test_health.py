@@ -6,14 +6,19 @@ import asyncio
 import json
 import threading
 
+from sqlalchemy import select
+
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.demo.server import Route
 from monitor.health import SourceWatch, backoff_delay
 from monitor.poller import Monitor
+from storage.db import Archive
+from storage.models import Source
 from tests import reactor
 from tests.alerting import NICKEL, TOPICS, Clock, serve_feed
 from tests.conftest import poll, write_config
+from tests.processes import newsmon
 
 
 def test_backoff_doubles_from_the_interval_up_to_the_cap():
@@ -94,3 +99,11 @@ def test_the_daemon_backs_off_a_failing_source_and_skips_a_disabled_one(site, tm
     # 12 polls of the healthy source take ~3.6 s; the failing one waits 0.3, 0.6, 1.2, 2.4 s.
     assert 2 <= site.hits["/bad.xml"] <= 5
     assert site.hits["/off.xml"] == 0
+    archive = Archive(config.resolve_storage_url())
+    with archive.reader() as session:  # the backoff is in the row, where every worker reads it
+        bad = session.execute(select(Source).where(Source.name == "bad")).scalar_one()
+    archive.close()
+    assert bad.next_poll_at is not None and bad.lease_owner is None
+    listed = json.loads(newsmon("sources", "--config", str(config.path), "--format", "json").stdout)
+    state = next(row["state"] for row in listed if row["name"] == "bad")
+    assert state == f"failing; next try {bad.next_poll_at.isoformat(timespec='minutes')}"
