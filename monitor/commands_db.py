@@ -49,16 +49,22 @@ def migrate_sqlite_to_postgres(
 ) -> None:
     """Copy an archive into PostgreSQL, with progress; run it again to resume after an interruption.
 
-    Ids are kept, so links and alerts stay valid. For an exact copy, stop the daemon
-    writing SRC first; a second run copies only what was added since the first.
+    Stop the daemon writing SRC first (the command refuses while it runs). Ids are
+    kept, so links and alerts stay valid; the daemons then point at DST.
     Example: newsmon db migrate-sqlite-to-postgres data/newsmon.db postgresql://newsmon@db/news
     """
+    from monitor.commands_status import lock_is_held
     from storage.db import Archive
     from storage.transfer import copy_archive
 
     source_url = sqlite_url(src)
     if make_url(dst).get_backend_name() != "postgresql":
         raise UsageError(f"{shown(dst)}: DST must be a postgresql:// URL")
+    if lock_is_held(source_url):
+        raise UsageError(
+            f"a newsmon daemon is writing {shown(source_url)}: stop it first, so that the copy "
+            "is exact (alerts it sends meanwhile would be owed again by the new archive)"
+        )
     source, target = Archive(source_url), Archive(dst)
     try:
         columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),

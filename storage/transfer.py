@@ -3,11 +3,12 @@
 Tables are copied in foreign-key order, in chunks ordered by primary key. Each
 chunk is inserted with ``ON CONFLICT DO NOTHING`` and, in the same destination
 transaction, the last key copied is recorded as a job mark; so an interrupted
-copy resumes after the last committed chunk, and running it again later copies
-only rows added since (stop the old daemon before the final run for an exact
-copy). Primary keys are kept, so article ids, links and alert references stay
-valid, and the destination's id sequences are moved past them at the end.
-PostgreSQL fills its full-text column itself (it is generated).
+copy resumes after the last committed chunk. The source must not change while
+it is copied: a row updated after its chunk went over (an alert sent, say) would
+arrive stale, so the CLI refuses while a daemon holds the archive. Primary keys
+are kept, so article ids, links and alert references stay valid, and the
+destination's id sequences are moved past them at the end. PostgreSQL fills its
+full-text column itself (it is generated).
 """
 
 from __future__ import annotations

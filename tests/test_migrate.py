@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from monitor.daemon import DaemonLock
 from storage.db import Archive
 from storage.models import Alert, Article, ArticleSource, ArticleUrl, Source, Story, Tag
 from storage.search import SearchRequest, search_page
@@ -85,9 +86,16 @@ def test_an_interrupted_copy_resumes_where_it_stopped(demo_url, pg_url):
         target.close()
 
 
-def test_a_wrong_source_or_target_is_refused_with_a_clear_message(tmp_path, pg_url):
+def test_a_wrong_source_or_target_or_a_running_daemon_is_refused(tmp_path, demo_url, pg_url):
     missing = newsmon("db", "migrate-sqlite-to-postgres", str(tmp_path / "none.db"), pg_url,
                       check=False)  # fmt: skip
     assert missing.returncode == 2 and "no such SQLite archive" in missing.stderr
     wrong = newsmon("db", "migrate-sqlite-to-postgres", pg_url, pg_url, check=False)
     assert wrong.returncode == 2 and "SRC must be a SQLite archive" in wrong.stderr
+    lock = DaemonLock(demo_url)  # what a running daemon holds
+    lock.acquire()
+    try:
+        busy = newsmon("db", "migrate-sqlite-to-postgres", demo_url, pg_url, check=False)
+    finally:
+        lock.release()
+    assert busy.returncode == 2 and "stop it first" in busy.stderr
