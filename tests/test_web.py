@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from monitor.config import load_config
 from monitor.web import create_app
+from storage.db import Archive
+from storage.transfer import copy_archive
 from tests.conftest import HOSTILE_TITLE, REPO
 from tests.processes import newsmon
 
@@ -21,9 +23,19 @@ def client_for(url: str, **web: str) -> TestClient:
     return TestClient(create_app(config))
 
 
-@pytest.fixture(scope="module")
-def client(demo_url) -> TestClient:
-    return client_for(demo_url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(request, demo_url) -> TestClient:
+    """The demo archive as it is (SQLite), and copied into PostgreSQL: same pages, same answers."""
+    if request.param == "sqlite":
+        return client_for(demo_url)
+    target = request.getfixturevalue("pg_module_url")
+    source, copy = Archive(demo_url), Archive(target)
+    try:
+        copy_archive(source, copy)
+    finally:
+        source.close()
+        copy.close()
+    return client_for(target)
 
 
 def test_search_page_highlights_filters_and_facets(client):
