@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.demo.site import load_stories
+from tests.conftest import REPO
 from tests.processes import newsmon
 
+ALERT_FILES: dict[str, Path] = {}  # demo archive URL → the file its alert channels wrote
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    done = newsmon("demo", "--db", url)
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo_db(request, tmp_path_factory) -> str:
+    """The demo, run as a newcomer would, into a SQLite file or a PostgreSQL schema."""
+    folder = tmp_path_factory.mktemp("demo")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'demo.db'}"
+        ALERT_FILES[url] = folder / "demo-alerts.jsonl"
+    else:
+        url = request.getfixturevalue("pg_module_url")
+        ALERT_FILES[url] = folder / "data" / "demo-alerts.jsonl"  # ./data/ of its working folder
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "demo", "--db", url, "--config", str(REPO / "config.yaml")],
+        cwd=folder, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "Broken Feed" in done.stdout and "not a feed" in done.stdout
     assert "Alerts your routes sent now" in done.stdout
     assert "Digest of japan-morning due" in done.stdout
@@ -59,7 +75,7 @@ def test_demo_sends_one_alert_per_wanted_story_naming_every_outlet(demo_db):
         newsmon("search", "--db", demo_db, "--format", "json", "--limit", "500").stdout
     )
     wanted = {row["story_id"] for row in rows if row["scores"].get("ev_supply_chain", 0) >= 2}
-    alerts_file = Path(demo_db.removeprefix("sqlite:///")).with_name("demo-alerts.jsonl")
+    alerts_file = ALERT_FILES[demo_db]
     records = [json.loads(line) for line in alerts_file.read_text().splitlines()]
     assert {r["route"] for r in records} == {"ev-now"}
     alerted = [r["message"]["stories"][0]["story_id"] for r in records]
