@@ -11,10 +11,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def newsmon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def newsmon(*args: str, check: bool = True, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """``newsmon ARGS`` to completion; with ``check``, a non-zero exit fails the test."""
     done = subprocess.run(
-        [sys.executable, "-m", "monitor", *args], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
     if check:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,11 +25,7 @@ def demo_db(request, tmp_path_factory) -> str:
     else:
         url = request.getfixturevalue("pg_module_url")
         ALERT_FILES[url] = folder / "data" / "demo-alerts.jsonl"  # ./data/ of its working folder
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "demo", "--db", url, "--config", str(REPO / "config.yaml")],
-        cwd=folder, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = newsmon("demo", "--db", url, "--config", str(REPO / "config.yaml"), cwd=folder)
     assert "Broken Feed" in done.stdout and "not a feed" in done.stdout
     assert "Alerts your routes sent now" in done.stdout
     assert "Digest of japan-morning due" in done.stdout

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, SHARED
-from tests.test_demo_cli import newsmon
+from tests.processes import newsmon
 
 DEV = SHARED / "eval" / "classify" / "dev.jsonl"
 
@@ -40,9 +40,9 @@ def test_rules_check_and_classify(tmp_path):
                              "matched": "EU–Japan"} in eu["hits"]  # fmt: skip
 
 
-def test_reclassify_follows_changed_rules(tmp_path):
-    db = f"sqlite:///{tmp_path / 'demo.db'}"
-    newsmon("demo", "--db", db)
+def test_reclassify_follows_changed_rules(tmp_path, storage_url):
+    db = storage_url  # SQLite and PostgreSQL
+    newsmon("demo", "--db", db, "--config", str(REPO / "config.yaml"), cwd=tmp_path)
     before = json.loads(
         newsmon("search", "--db", db, "--format", "json", "--topic", "eu_japan").stdout
     )
