@@ -17,6 +17,7 @@ from storage.cluster import cluster_lock
 from storage.db import Archive
 from storage.models import Article, ArticleSource, ArticleUrl, Source, Story
 from storage.source_claims import claim_due_sources, release_sources, renew_leases
+from storage.sources import SourceDefinition, sync_sources
 from tests.alerting import NICKEL, TOPICS
 from tests.conftest import Config
 
@@ -159,3 +160,43 @@ def test_a_cluster_lock_is_held_by_one_worker_at_a_time(archive):
                 text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
             ).scalar()
         assert held == 0
+
+
+def test_daemons_starting_together_register_the_sources_once(archive):
+    """Each starting daemon mirrors config.yaml into the sources table; the second must wait."""
+    if archive.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: there is no race to lose")
+    definitions = [SourceDefinition(f"s{i}", f"http://127.0.0.1/{i}.xml", "feed") for i in range(5)]
+    now = datetime.now(UTC)
+    inside, release, errors = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        with archive.session() as session:
+            sync_sources(session, definitions, now)
+            inside.set()
+            release.wait(30)
+
+    def second() -> None:
+        try:
+            with other.session() as session:
+                sync_sources(session, definitions, now)
+        except Exception as exc:  # a unique violation here is the bug this test is about
+            errors.append(exc)
+
+    other = Archive(archive.url)
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        threads[0].start()
+        assert inside.wait(30)
+        threads[1].start()
+        threads[1].join(1.0)
+        assert threads[1].is_alive(), "the second daemon did not wait for the first"
+        release.set()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        release.set()
+        other.close()
+    assert errors == []
+    with archive.reader() as session:
+        assert session.execute(select(func.count()).select_from(Source)).scalar_one() == 5
