@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
-from storage.dialects import insert_ignoring_conflicts, lock_for_transaction
 from storage.models import Article, ArticleSource, ArticleUrl, Story, Tag
 
 STORY_WINDOW = timedelta(hours=48)
-_URLS, _LINKS = ArticleUrl.__table__, ArticleSource.__table__
 TagValue = tuple[str, float, dict[str, Any]]
 
 # Built once: constructing a statement costs more than SQLite takes to run it.
@@ -51,11 +51,23 @@ _STORY = (
 )
 _NEW_STORY = insert(Story).returning(Story.id)
 _NEW_TAG = insert(Tag)
+_STORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
 _DELETE_STORY = Story.__table__.delete().where(Story.id == bindparam("sid"))
+
+
+def _ignoring_conflicts(table: Table) -> dict[str, Insert]:
+    return {
+        "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
+        "postgresql": postgresql.insert(table).on_conflict_do_nothing(),
+    }
+
+
 _NEW_ARTICLE = {
-    dialect: insert_ignoring_conflicts(Article.__table__, dialect).returning(Article.id)
-    for dialect in ("sqlite", "postgresql")
+    name: statement.returning(Article.id)
+    for name, statement in _ignoring_conflicts(Article.__table__).items()
 }
+_NEW_URL = _ignoring_conflicts(ArticleUrl.__table__)
+_NEW_LINK = _ignoring_conflicts(ArticleSource.__table__)
 
 
 def _dialect(session: Session) -> str:
@@ -124,9 +136,9 @@ def insert_article(
         return None
     # Sorted, so two writers that share aliases take their row locks in the same order.
     aliases = [{"url": u, "article_id": article_id} for u in sorted(set(urls))]
-    session.execute(insert_ignoring_conflicts(_URLS, dialect), aliases)
+    session.execute(_NEW_URL[dialect], aliases)
     session.execute(
-        insert_ignoring_conflicts(_LINKS, dialect),
+        _NEW_LINK[dialect],
         {"article_id": article_id, "source_id": source_id, "url": source_url,
          "first_seen_at": new.fetched_at},
     )  # fmt: skip
@@ -176,20 +188,21 @@ def add_urls(session: Session, article_id: int, urls: Iterable[str]) -> None:
     known = set(session.execute(select(ArticleUrl.url).where(ArticleUrl.url.in_(wanted))).scalars())
     fresh = [{"url": u, "article_id": article_id} for u in wanted if u not in known]
     if fresh:
-        session.execute(insert_ignoring_conflicts(_URLS, _dialect(session)), fresh)
+        session.execute(_NEW_URL[_dialect(session)], fresh)
 
 
 def link_source(session: Session, article_id: int, source_id: int, url: str, at: datetime) -> bool:
     """Record that ``source_id`` carried the article; True if that is news."""
     row = {"article_id": article_id, "source_id": source_id, "url": url, "first_seen_at": at}
-    result = session.execute(insert_ignoring_conflicts(_LINKS, _dialect(session)), row)
+    result = session.execute(_NEW_LINK[_dialect(session)], row)
     return bool(result.rowcount)
 
 
 def story_for(session: Session, key: str | None, moment: datetime) -> tuple[int, bool]:
     """The story a headline belongs to (same key within 48 hours) or a new one; (id, is new)."""
     if key:
-        lock_for_transaction(session.connection(), f"newsmon:story:{key}")
+        if _dialect(session) == "postgresql":
+            session.execute(_STORY_LOCK, {"key": key})
         window = {"key": key, "low": moment - STORY_WINDOW, "high": moment + STORY_WINDOW}
         found = session.execute(_STORY, window).scalar()
         if found is not None:

@@ -9,6 +9,7 @@ SQLite one daemon runs at a time (its file lock), so the job always runs.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,13 @@ from contextlib import contextmanager
 from sqlalchemy import func, select
 
 from storage.db import Archive
-from storage.dialects import lock_key
 
 log = logging.getLogger(__name__)
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``name`` (Python's hash() differs between processes)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 @contextmanager

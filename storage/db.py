@@ -21,11 +21,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
-from storage.dialects import lock_for_transaction
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 30
 READONLY = "newsmon_readonly"
+MIGRATION_LOCK = 0x6E6577736D6F6E  # "newsmon": one advisory lock key for schema upgrades
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -86,9 +86,10 @@ def upgrade(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
-            # Workers started together must not run the same DDL at once: the first
-            # migrates, the others wait here and then find the schema at head.
-            lock_for_transaction(connection, "newsmon:migrate")
+            if connection.dialect.name == "postgresql":
+                # Workers started together must not run the same DDL at once: the first
+                # migrates, the others wait here and then find the schema at head.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except OperationalError as exc:

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.dialects import insert_ignoring_conflicts
 from storage.models import (
     Alert,
     Article,
@@ -32,8 +32,10 @@ STATUSES = (PENDING, SENT, DEAD)
 
 
 def _insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, Any]) -> bool:
-    statement = insert_ignoring_conflicts(table.__table__, session.get_bind().dialect.name)
-    return bool(session.execute(statement, values).rowcount)
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = session.execute(builder(table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)
 
 
 def owe_alert(

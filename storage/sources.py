@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from storage.dialects import lock_for_transaction
+from storage.cluster import lock_key
 from storage.models import ArticleSource, PollRun, Source
 
 
@@ -31,7 +31,8 @@ def sync_sources(
     Daemons starting together on PostgreSQL take turns (an advisory lock held to
     the end of the transaction), so each sees the rows the one before it inserted.
     """
-    lock_for_transaction(session.connection(), "newsmon:sync-sources")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(lock_key("newsmon:sync-sources"))))
     existing = {s.name: s for s in session.execute(select(Source)).scalars()}
     result = {}
     for definition in definitions:

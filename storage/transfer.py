@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Table, func, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Archive
-from storage.dialects import insert_ignoring_conflicts
 from storage.marks import get_mark, set_mark
 from storage.models import (
     Alert,
@@ -44,6 +45,11 @@ MARK_PREFIX = "migrate:"
 # Marks that describe the old deployment, not the archive: a stopped daemon's heartbeat.
 NOT_COPIED_MARKS = ("daemon:state", MARK_PREFIX)
 Progress = Callable[[str, int, int], None]
+
+
+def _insert_ignoring(table: Table, dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
 
 
 def copy_archive(
@@ -79,7 +85,7 @@ def copy_archive(
             done += len(rows)
             with target.session() as session:
                 if wanted:
-                    session.execute(insert_ignoring_conflicts(table, dialect), wanted)
+                    session.execute(_insert_ignoring(table, dialect), wanted)
                 set_mark(session, mark_name, datetime.now(UTC), {"after": after, "rows": done})
             copied[table.name] += len(rows)
             if progress:

@@ -22,9 +22,13 @@ from tests.alerting import NICKEL, TOPICS
 from tests.conftest import Config
 
 
-@pytest.fixture
-def archive(storage_url) -> Iterator[Archive]:
-    opened = Archive(storage_url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def archive(request, tmp_path) -> Iterator[Archive]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cluster.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    opened = Archive(url)
     yield opened
     opened.close()
 

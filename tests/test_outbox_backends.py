@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from monitor.config import load_config
@@ -16,8 +18,16 @@ from tests.alerting import NICKEL, TOPICS, Clock, serve_feed, slack_alerts
 from tests.conftest import poll, write_config
 
 
-def test_owing_twice_is_one_row_and_claims_never_overlap(storage_url):
-    archive = Archive(storage_url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'outbox.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+def test_owing_twice_is_one_row_and_claims_never_overlap(database_url):
+    archive = Archive(database_url)
     now = datetime.now(UTC)
     try:
         with archive.session() as session:
@@ -49,11 +59,11 @@ def test_owing_twice_is_one_row_and_claims_never_overlap(storage_url):
         archive.close()
 
 
-def test_poll_to_slack_end_to_end(storage_url, tmp_path, site, slack):
+def test_poll_to_slack_end_to_end(database_url, tmp_path, site, slack):
     serve_feed(site, "wire.xml", [("deal", "Nickel refinery deal signed", NICKEL)])
     path = write_config(
         tmp_path, sources=[{"name": "Wire", "url": site.url("wire.xml")}], topics=TOPICS,
-        alerts=slack_alerts(slack.url), storage={"url": storage_url},
+        alerts=slack_alerts(slack.url), storage={"url": database_url},
     )  # fmt: skip
     monitor = Monitor(load_config(path), clock=Clock())
     try:

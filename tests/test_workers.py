@@ -9,12 +9,11 @@ import signal
 import subprocess
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import create_engine, text
 
 from monitor.demo.server import Route, SiteServer
 from tests.alerting import NICKEL, TOPICS, slack_alerts
@@ -50,22 +49,17 @@ class Newsroom:
                                     "guid": slug})  # fmt: skip
 
 
-_ENGINES: dict[str, Engine] = {}  # one pooled engine per archive: checks poll every 50 ms
-
-
-@pytest.fixture(autouse=True)
-def _dispose_engines() -> Iterator[None]:
-    yield
-    for engine in _ENGINES.values():
-        engine.dispose()
-    _ENGINES.clear()
+def engine_for(url: str):
+    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 def rows(url: str, sql: str, **params: Any) -> list[Any]:
-    if url not in _ENGINES:
-        _ENGINES[url] = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with _ENGINES[url].connect() as connection:
-        return list(connection.execute(text(sql), params))
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql), params))
+    finally:
+        engine.dispose()
 
 
 def count(url: str, sql: str, **params: Any) -> int:
