@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 import trafilatura
 
 from spiders.feeds import parse_iso_date
+from spiders.page_metadata import page_metadata
 
 _HEAD_LIMIT = 200_000
 _HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
@@ -51,30 +52,35 @@ class ExtractedPage:
         return len(self.text) >= MIN_TEXT_CHARS
 
 
-def extract_page(html: str, url: str) -> ExtractedPage:
-    """Never raises on bad markup: an unusable page comes back with empty text."""
+def extract_page(html: str, url: str, *, want_date: bool = True) -> ExtractedPage:
+    """Never raises on bad markup: an unusable page comes back with empty text.
+
+    ``want_date=False`` when the feed already dates the entry: the page's date is
+    then never used, and looking for it is the dearest part of the metadata.
+    """
     head = html[:_HEAD_LIMIT]
     try:
-        document = trafilatura.bare_extraction(
-            html,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
-            # Feeds and sitemaps date most articles; the page's date is a fallback,
-            # and htmldate's extensive search more than doubles the cost of a page.
-            date_extraction_params={"extensive_search": False, "original_date": True},
-        )
-    except Exception:  # trafilatura/lxml raise many types on broken markup
+        tree = trafilatura.load_html(html)
+        meta = page_metadata(tree, url, want_date=want_date) if tree is not None else None
         document = None
-    if document is None:
+        if tree is not None:
+            document = trafilatura.bare_extraction(
+                tree,
+                url=url,
+                with_metadata=False,
+                include_comments=False,
+                include_tables=True,
+            )
+    except Exception:  # trafilatura/lxml raise many types on broken markup
+        meta, document = None, None
+    if document is None or meta is None:
         return ExtractedPage("", "", None, None, page_language(head), canonical_link(head, url))
     return ExtractedPage(
-        title=(document.title or "").strip(),
+        title=(meta.title or "").strip(),
         text=(document.text or "").strip(),
-        author=(document.author or None),
-        published=parse_iso_date(document.date),
-        language=page_language(head) or document.language,
+        author=(meta.author or None),
+        published=parse_iso_date(meta.date),
+        language=page_language(head) or meta.language,
         canonical_url=canonical_link(head, url),
     )
 
@@ -139,9 +145,9 @@ class Extractor:
             )  # fmt: skip
         return self._pool
 
-    async def extract(self, html: str, url: str) -> ExtractedPage:
+    async def extract(self, html: str, url: str, *, want_date: bool = True) -> ExtractedPage:
         try:
-            return await self.run(extract_page, html, url)
+            return await self.run(extract_page, html, url, want_date=want_date)
         except BrokenProcessPool:
             log.warning("an extraction worker died on %s; restarting the pool", url)
             self.close()

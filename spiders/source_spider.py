@@ -239,7 +239,9 @@ class SourceSpider(scrapy.Spider):
             if not isinstance(response, TextResponse):
                 article = feed_only(spec, entry, note="the link is not an HTML page", failed=True)
             else:
-                page = await self.extractor.extract(response.text, response.url)
+                page = await self.extractor.extract(
+                    response.text, response.url, want_date=entry.published is None
+                )
                 article = article_from_page(spec, entry, response.url, page)
             self._store(spec, article)
         except Exception as exc:
