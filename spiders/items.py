@@ -93,8 +93,9 @@ class Sink(Protocol):
     def known_urls(self, source_id: int, urls: list[str]) -> set[str]:
         """Those of ``urls`` that lead to stored articles (now also linked to this source)."""
 
-    def accept_article(self, article: FetchedArticle) -> bool:
-        """Store an article; True if it was new to the archive."""
+    def accept_article(self, article: FetchedArticle) -> None:
+        """Take an article to store; it may wait to be written with others."""
 
     def finish_source(self, outcome: PollOutcome) -> None:
-        """Every request of this source's poll is done: record the outcome."""
+        """Every request of this source's poll is done: store what is left of its articles,
+        add how many were new (and any that could not be stored) to ``outcome``, record it."""

@@ -111,14 +111,14 @@ def test_two_workers_storing_one_article_at_once_store_it_once(archive):
     results: dict[str, bool] = {}
     try:
         holder = threading.Thread(target=lambda: results.update(
-            slow=slow.accept_article(fetched(first_source, "http://a.test/x", "Nickel deal", text))
+            slow=slow.store(fetched(first_source, "http://a.test/x", "Nickel deal", text))
         ))  # fmt: skip
         holder.start()
         assert inside.wait(30)
         racers = [
-            threading.Thread(target=lambda: results.update(same_url=fast.accept_article(
+            threading.Thread(target=lambda: results.update(same_url=fast.store(
                 fetched(second_source, "http://a.test/x?utm_source=b", "Nickel deal", text)))),
-            threading.Thread(target=lambda: results.update(same_text=fast.accept_article(
+            threading.Thread(target=lambda: results.update(same_text=fast.store(
                 fetched(third_source, "http://c.test/copy", "Nickel deal", text)))),
         ]  # fmt: skip
         for racer in racers:

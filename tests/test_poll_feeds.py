@@ -239,3 +239,70 @@ def test_identical_text_at_two_urls_is_one_article(site, make_monitor):
 
     assert poll(monitor)["W"].new == 1
     assert len(articles(monitor)) == 1
+
+
+def _two_feeds_of_six(site, make_monitor):
+    for feed in ("a", "b"):
+        site.routes[f"/{feed}.xml"] = Route(
+            body=rss(
+                [
+                    {"title": f"Story {feed}{i}", "link": site.url(f"{feed}/{i}.html"),
+                     "guid": f"{feed}{i}"}
+                    for i in range(6)
+                ]
+            ),
+            headers={"Content-Type": "application/rss+xml"},
+        )  # fmt: skip
+        for i in range(6):
+            site.routes[f"/{feed}/{i}.html"] = Route(
+                body=article_html(f"Story {feed}{i} on nickel", filler(NICKEL + f" ({feed}{i})")),
+                headers={"Content-Type": "text/html; charset=utf-8"},
+            )
+    return make_monitor(
+        sources=[{"name": "A", "url": site.url("a.xml")}, {"name": "B", "url": site.url("b.xml")}]
+    )
+
+
+def test_articles_arriving_together_share_a_transaction(site, make_monitor, monkeypatch):
+    from sqlalchemy import event
+
+    monkeypatch.setattr("monitor.pipeline.ARTICLE_DELAY_S", 60.0)  # batches close on sources only
+    monitor = _two_feeds_of_six(site, make_monitor)
+    commits = []
+    event.listen(monitor.archive.engine, "commit", lambda _conn: commits.append(1))
+
+    reports = poll(monitor)
+
+    assert (reports["A"].new, reports["B"].new) == (6, 6)
+    assert len(articles(monitor)) == 12
+    # At most: the batch written when A finishes, the one when B finishes, the outcomes.
+    assert len(commits) <= 3
+
+
+def test_one_article_that_cannot_be_stored_costs_only_itself(site, make_monitor, monkeypatch):
+    """A failed batch is retried article by article; the failure lands on its own source."""
+    monkeypatch.setattr("monitor.pipeline.ARTICLE_DELAY_S", 60.0)
+    monitor = _two_feeds_of_six(site, make_monitor)
+    poisoned = {"enabled": True}
+
+    def refuse_b3(_session, stored, _tags) -> None:
+        if poisoned["enabled"] and stored.title.startswith("Story b3"):
+            raise RuntimeError("hook refused b3")
+
+    monitor.sink.on_new_article.append(refuse_b3)
+
+    reports = poll(monitor)
+
+    assert (reports["A"].new, reports["A"].failed_articles) == (6, 0)
+    assert (reports["B"].new, reports["B"].failed_articles) == (5, 1)
+    assert any("b/3.html" in w and "hook refused b3" in w for w in reports["B"].warnings)
+    stored = articles(monitor)
+    assert len(stored) == 11 and site.url("b/3.html") not in stored
+    with monitor.archive.reader() as session:
+        etags = dict(session.execute(select(Source.name, Source.etag)).all())
+    assert etags["A"] and etags["B"] is None  # B's feed must be fetched in full next time
+
+    poisoned["enabled"] = False
+    again = poll(monitor)
+    assert (again["A"].status, again["B"].new) == ("not_modified", 1)
+    assert len(articles(monitor)) == 12
