@@ -9,6 +9,7 @@ process (no ``ReactorNotRestartable``, no subprocess per poll).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +30,25 @@ T = TypeVar("T")
 # request then reports the real problem in one line, so Scrapy's traceback is only noise.
 logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Collect young objects every 10,000 net allocations instead of 700 (see tune_gc).
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Garbage collection for a long crawl process: freeze what is loaded, collect less often.
+
+    Twisted and Scrapy allocate several objects per request (Deferreds, headers,
+    failures), so with CPython's default thresholds the collector ran 4,400 times
+    in a first poll of 500 feeds and full collections walked the ~175,000 objects
+    of the loaded modules each time: 9.3 s of a 72 s poll, and a quarter of each
+    steady-state poll. Freezing the objects that exist at start (modules, classes,
+    config) moves them out of the collector's sight for good, and a higher first
+    threshold lets short-lived garbage die by reference count before the collector
+    looks: 1.6 s of GC in the same poll, ~0 in steady polls.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
@@ -55,6 +75,7 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
 
     if reactor.running:  # pragma: no cover - nested use is a programming error
         raise RuntimeError("spiders.crawl.run() called while the reactor is running")
+    tune_gc()
     reactor.callWhenRunning(start)
     reactor.run(installSignalHandlers=False)
     if "error" in outcome:
