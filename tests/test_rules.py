@@ -49,6 +49,32 @@ def test_operators(query, text, expected):
     assert matches(query, text) is expected
 
 
+@pytest.mark.parametrize(
+    ("query", "text", "matched"),
+    [
+        # Phrases are looked up by their longest word; what comes before it must still
+        # be there, with a word boundary, and the hit must start where the phrase does.
+        ('"e-bike"', "an e-bike maker", "e-bike"),
+        ('"e-bike"', "a free-bike scheme", None),
+        ('"e-bike"', "the bike lane", None),
+        ('"e-bike"', "two E bikes", "E bikes"),
+        ('"li-ion"', "cheap Li-ion cells", "Li-ion"),
+        ('"li-ion"', "a million ions", None),
+        ('"To Lam"', "General Secretary Tô Lâm visited", "Tô Lâm"),
+        ('"rare earth magnet"', "rare–earths magnets plant", "rare–earths magnets"),
+        ('"rare earth magnet"', "scarce earth magnets", None),
+        ('"EU Japan summit"', "the 30th EU-Japan Summit", "EU-Japan Summit"),
+        ('case:"EV maker"', "an EV maker and an ev maker", "EV maker"),
+    ],
+)
+def test_phrases_match_where_they_start(query, text, matched):
+    tags = tagged(query, text=text)
+    if matched is None:
+        assert tags == []
+    else:
+        assert [h.matched for h in tags[0].hits][:1] == [matched]
+
+
 def test_fields_scope_terms_and_groups():
     assert matches('title:"EU-Japan"', "body", title="EU-Japan talks")
     assert not matches('title:"EU-Japan"', "EU-Japan talks in the body", title="Talks")
