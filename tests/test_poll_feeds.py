@@ -306,3 +306,25 @@ def test_one_article_that_cannot_be_stored_costs_only_itself(site, make_monitor,
     again = poll(monitor)
     assert (again["A"].status, again["B"].new) == ("not_modified", 1)
     assert len(articles(monitor)) == 12
+
+
+def test_feed_markup_leaves_only_its_readable_text(site, make_monitor):
+    """JSON Feed's HTML is not sanitised by feedparser: scripts and styles must go here."""
+    html = (
+        "<p>Nickel &amp; cobalt <b>prices</b> rose.</p><script>track('x')</script>"
+        "<style>p{color:red}</style><!-- ad slot --><p>Exports doubled.</p><script>never closed"
+    )
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Wire",
+        "items": [{"id": "p1", "title": "Prices rise", "content_html": html}],
+    }
+    site.routes["/feed.json"] = Route(
+        body=json.dumps(feed).encode(), headers={"Content-Type": "application/feed+json"}
+    )
+    monitor = make_monitor(sources=[{"name": "Wire", "url": site.url("feed.json")}])
+
+    assert poll(monitor)["Wire"].new == 1
+
+    (article,) = articles(monitor).values()
+    assert article.text == "Nickel & cobalt prices rose. Exports doubled."
