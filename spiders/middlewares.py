@@ -94,6 +94,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
 _ROBOTS: dict[str, tuple[float, object]] = {}
 
 
+def clear_robots_cache() -> None:
+    """Forget every host's robots.txt (a test server's port is reused by the next test's)."""
+    _ROBOTS.clear()
+
+
 class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt handling, remembered across crawls for ``NEWSMON_ROBOTS_TTL``.
 

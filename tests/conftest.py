@@ -16,6 +16,7 @@ from monitor.config import Config, load_config
 from monitor.demo.server import SiteServer
 from monitor.demo.webhook import WebhookReceiver
 from monitor.poller import Monitor, PollReport
+from spiders.middlewares import clear_robots_cache
 from storage.articles import NewArticle, insert_article
 from storage.db import Archive
 from tests import reactor
@@ -37,7 +38,12 @@ FAST_FETCH = {
 
 @pytest.fixture
 def site() -> Iterator[SiteServer]:
-    """A real HTTP server on 127.0.0.1; tests script its routes."""
+    """A real HTTP server on 127.0.0.1; tests script its routes.
+
+    robots.txt answers are cached per host:port for an hour; the port of an
+    earlier test's server can come back, so the cache starts empty each time.
+    """
+    clear_robots_cache()
     with SiteServer() as server:
         yield server
 
