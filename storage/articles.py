@@ -29,30 +29,32 @@ from storage.models import Article, ArticleSource, ArticleUrl, Story, Tag
 STORY_WINDOW = timedelta(hours=48)
 TagValue = tuple[str, float, dict[str, Any]]
 
-# Built once: constructing a statement costs more than SQLite takes to run it.
+# Built once, from the tables rather than the mapped classes, and run on the
+# session's connection: an ORM-enabled statement goes through the ORM's compile
+# and bulk-insert machinery, which cost more than SQLite takes to run it.
+_ARTICLES, _URLS, _LINKS = Article.__table__, ArticleUrl.__table__, ArticleSource.__table__
+_STORIES, _TAGS = Story.__table__, Tag.__table__
 _BY_URL = (
-    select(ArticleUrl.article_id)
-    .where(ArticleUrl.url.in_(bindparam("urls", expanding=True)))
-    .limit(1)
+    select(_URLS.c.article_id).where(_URLS.c.url.in_(bindparam("urls", expanding=True))).limit(1)
 )
-_BY_FINGERPRINT = select(Article.id).where(Article.content_hash == bindparam("hash")).limit(1)
-_URL_OWNERS = select(ArticleUrl.url, ArticleUrl.article_id).where(
-    ArticleUrl.url.in_(bindparam("urls", expanding=True))
+_BY_FINGERPRINT = select(_ARTICLES.c.id).where(_ARTICLES.c.content_hash == bindparam("hash"))
+_URL_OWNERS = select(_URLS.c.url, _URLS.c.article_id).where(
+    _URLS.c.url.in_(bindparam("urls", expanding=True))
 )
 _STORY = (
-    select(Story.id)
+    select(_STORIES.c.id)
     .where(
-        Story.title_key == bindparam("key"),
-        Story.first_seen_at >= bindparam("low"),
-        Story.first_seen_at <= bindparam("high"),
+        _STORIES.c.title_key == bindparam("key"),
+        _STORIES.c.first_seen_at >= bindparam("low"),
+        _STORIES.c.first_seen_at <= bindparam("high"),
     )
-    .order_by(Story.first_seen_at.desc())
+    .order_by(_STORIES.c.first_seen_at.desc())
     .limit(1)
 )
-_NEW_STORY = insert(Story).returning(Story.id)
-_NEW_TAG = insert(Tag)
+_NEW_STORY = insert(_STORIES).returning(_STORIES.c.id)
+_NEW_TAG = insert(_TAGS)
 _STORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
-_DELETE_STORY = Story.__table__.delete().where(Story.id == bindparam("sid"))
+_DELETE_STORY = _STORIES.delete().where(_STORIES.c.id == bindparam("sid"))
 
 
 def _ignoring_conflicts(table: Table) -> dict[str, Insert]:
@@ -63,11 +65,11 @@ def _ignoring_conflicts(table: Table) -> dict[str, Insert]:
 
 
 _NEW_ARTICLE = {
-    name: statement.returning(Article.id)
-    for name, statement in _ignoring_conflicts(Article.__table__).items()
+    name: statement.returning(_ARTICLES.c.id)
+    for name, statement in _ignoring_conflicts(_ARTICLES).items()
 }
-_NEW_URL = _ignoring_conflicts(ArticleUrl.__table__)
-_NEW_LINK = _ignoring_conflicts(ArticleSource.__table__)
+_NEW_URL = _ignoring_conflicts(_URLS)
+_NEW_LINK = _ignoring_conflicts(_LINKS)
 
 
 def _dialect(session: Session) -> str:
@@ -106,9 +108,10 @@ class StoredArticle:
 
 def find_article(session: Session, urls: Sequence[str], fingerprint: str | None) -> int | None:
     """The id of a stored article reached by any of ``urls`` or with the same text."""
-    found = session.execute(_BY_URL, {"urls": list(urls)}).scalar()
+    connection = session.connection()
+    found = connection.execute(_BY_URL, {"urls": list(urls)}).scalar()
     if found is None and fingerprint:
-        found = session.execute(_BY_FINGERPRINT, {"hash": fingerprint}).scalar()
+        found = connection.execute(_BY_FINGERPRINT, {"hash": fingerprint}).scalar()
     return found
 
 
@@ -127,17 +130,20 @@ def insert_article(
     content first: nothing was written, and the caller should link that copy.
     """
     dialect = _dialect(session)
+    connection = session.connection()
     story_id, story_is_new = story_for(session, new.title_key, new.published_at or new.fetched_at)
     values = {k: v for k, v in new.__dict__.items() if k != "title_key"}
-    article_id = session.execute(_NEW_ARTICLE[dialect], {**values, "story_id": story_id}).scalar()
+    article_id = connection.execute(
+        _NEW_ARTICLE[dialect], {**values, "story_id": story_id}
+    ).scalar()
     if article_id is None:
         if story_is_new:
-            session.execute(_DELETE_STORY, {"sid": story_id})
+            connection.execute(_DELETE_STORY, {"sid": story_id})
         return None
     # Sorted, so two writers that share aliases take their row locks in the same order.
     aliases = [{"url": u, "article_id": article_id} for u in sorted(set(urls))]
-    session.execute(_NEW_URL[dialect], aliases)
-    session.execute(
+    connection.execute(_NEW_URL[dialect], aliases)
+    connection.execute(
         _NEW_LINK[dialect],
         {"article_id": article_id, "source_id": source_id, "url": source_url,
          "first_seen_at": new.fetched_at},
@@ -148,7 +154,7 @@ def insert_article(
         for topic, score, explanation in tags
     ]  # fmt: skip
     if rows:
-        session.execute(_NEW_TAG, rows)
+        connection.execute(_NEW_TAG, rows)
     return StoredArticle(
         id=article_id,
         story_id=story_id,
@@ -167,7 +173,7 @@ def articles_of_urls(session: Session, urls: set[str]) -> dict[str, int]:
     ordered = sorted(urls)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        found.update(session.execute(_URL_OWNERS, {"urls": chunk}).all())
+        found.update(session.connection().execute(_URL_OWNERS, {"urls": chunk}).all())
     return found
 
 
@@ -188,26 +194,27 @@ def add_urls(session: Session, article_id: int, urls: Iterable[str]) -> None:
     known = set(session.execute(select(ArticleUrl.url).where(ArticleUrl.url.in_(wanted))).scalars())
     fresh = [{"url": u, "article_id": article_id} for u in wanted if u not in known]
     if fresh:
-        session.execute(_NEW_URL[_dialect(session)], fresh)
+        session.connection().execute(_NEW_URL[_dialect(session)], fresh)
 
 
 def link_source(session: Session, article_id: int, source_id: int, url: str, at: datetime) -> bool:
     """Record that ``source_id`` carried the article; True if that is news."""
     row = {"article_id": article_id, "source_id": source_id, "url": url, "first_seen_at": at}
-    result = session.execute(_NEW_LINK[_dialect(session)], row)
+    result = session.connection().execute(_NEW_LINK[_dialect(session)], row)
     return bool(result.rowcount)
 
 
 def story_for(session: Session, key: str | None, moment: datetime) -> tuple[int, bool]:
     """The story a headline belongs to (same key within 48 hours) or a new one; (id, is new)."""
+    connection = session.connection()
     if key:
         if _dialect(session) == "postgresql":
-            session.execute(_STORY_LOCK, {"key": key})
+            connection.execute(_STORY_LOCK, {"key": key})
         window = {"key": key, "low": moment - STORY_WINDOW, "high": moment + STORY_WINDOW}
-        found = session.execute(_STORY, window).scalar()
+        found = connection.execute(_STORY, window).scalar()
         if found is not None:
             return found, False
-    story = session.execute(_NEW_STORY, {"title_key": key or "", "first_seen_at": moment})
+    story = connection.execute(_NEW_STORY, {"title_key": key or "", "first_seen_at": moment})
     return story.scalar_one(), True
 
 
