@@ -211,18 +211,24 @@ class Classifier:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _score(self, topic: _Topic, found: dict[int, list[_Position]]) -> tuple[float, list[Hit]]:
+    def _score(
+        self, topic: _Topic, found: dict[int, list[_Position]], doc: Document
+    ) -> tuple[float, list[Hit]]:
         score, hits = 0.0, []
+        title, text = doc.title, doc.text
         for term in topic.terms:
             positions = found.get(term.id)
             if not positions or term.id in topic.negated:
                 continue
-            in_title = any(p.field == "title" for p in positions)
-            base = max(topic.rule.title_boost if in_title else 0.0,
-                       1.0 if any(p.field == "text" for p in positions) else 0.0)  # fmt: skip
+            # _find records a field's hits together, the title's before the text's.
+            in_title, in_text = positions[0].field == "title", positions[-1].field == "text"
+            base = max(topic.rule.title_boost if in_title else 0.0, 1.0 if in_text else 0.0)
             bonus = min(REPEAT_BONUS * (len(positions) - 1), MAX_REPEAT_BONUS)
             score += term.boost * (base + bonus)
-            hits.extend(Hit(term.raw, p.field, p.start, p.end, "") for p in positions)
+            raw = term.raw
+            for p in positions:
+                source = title if p.field == "title" else text
+                hits.append(Hit(raw, p.field, p.start, p.end, source[p.start : p.end]))
         return score * topic.rule.weight, hits
 
     def explain(self, doc: Document) -> list[TopicResult]:
@@ -238,9 +244,9 @@ class Classifier:
         for topic in candidates.values():
             if _language_excluded(topic.rule, doc) or not topic.test(found.get, _near, found):
                 continue
-            score, raw_hits = self._score(topic, found)
+            score, hits = self._score(topic, found, doc)
             if score >= topic.rule.threshold:
-                tags.append(Tag(topic.name, score, tuple(_with_text(h, doc) for h in raw_hits)))
+                tags.append(Tag(topic.name, score, tuple(hits)))
         return sorted(tags, key=lambda t: -t.score)
 
     def _judge(
@@ -251,8 +257,8 @@ class Classifier:
             return TopicResult(topic.name, False, False, 0.0, topic.rule.threshold, (),
                                f"language {doc.language!r} is not among {languages}")  # fmt: skip
         matched = topic.test(found.get, _near, found)
-        score, raw_hits = self._score(topic, found)
-        hits = tuple(_with_text(h, doc) for h in raw_hits)
+        score, raw_hits = self._score(topic, found, doc)
+        hits = tuple(raw_hits)
         if not matched:
             reason = "the query is not satisfied"
         elif score < topic.rule.threshold:
@@ -328,11 +334,6 @@ def _negated_terms(node: Node, negated: bool = False) -> set[int]:
     if isinstance(node, Near):
         return _negated_terms(node.left, negated) | _negated_terms(node.right, negated)
     return set().union(*(_negated_terms(c, negated) for c in node.children))
-
-
-def _with_text(hit: Hit, doc: Document) -> Hit:
-    source = doc.title if hit.field == "title" else doc.text
-    return Hit(hit.term, hit.field, hit.start, hit.end, source[hit.start : hit.end])
 
 
 def _terms_of(node: Node) -> list[Term]:
