@@ -1,0 +1,114 @@
+"""The worker processes behind extraction and feed parsing: answers, errors, deaths."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import pytest
+
+from spiders.extract import Extractor
+from spiders.workers import ProcessPool, WorkerDied
+
+
+def echo(value: int) -> tuple[int, int]:
+    return value, os.getpid()
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+class Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("held a lock")
+        self.lock = threading.Lock()
+
+
+def fail_unpicklably() -> None:
+    raise Unpicklable()
+
+
+def die() -> None:
+    os._exit(3)
+
+
+@pytest.fixture
+def pool():
+    made = ProcessPool(2)
+    yield made
+    made.close()
+
+
+def test_many_calls_on_two_workers_each_get_their_own_answer(pool):
+    async def main():
+        return await asyncio.gather(*(pool.run(echo, i) for i in range(40)))
+
+    answers = asyncio.run(main())
+
+    assert [value for value, _pid in answers] == list(range(40))
+    workers = {pid for _value, pid in answers}
+    assert len(workers) == 2 and os.getpid() not in workers
+
+
+def test_errors_come_home_with_their_type_or_at_least_their_message(pool):
+    async def main():
+        with pytest.raises(ValueError, match="bad page"):
+            await pool.run(fail, "bad page")
+        with pytest.raises(RuntimeError, match="Unpicklable: held a lock"):
+            await pool.run(fail_unpicklably)
+        return await pool.run(echo, 7)
+
+    assert asyncio.run(main())[0] == 7
+
+
+def test_a_worker_that_dies_fails_its_call_only_and_is_replaced(pool):
+    async def main():
+        first = {pid for _v, pid in await asyncio.gather(*(pool.run(echo, i) for i in range(8)))}
+        results = await asyncio.gather(
+            pool.run(die), *(pool.run(echo, i) for i in range(10)), return_exceptions=True
+        )
+        after = await asyncio.gather(*(pool.run(echo, i) for i in range(8)))
+        return first, results, after
+
+    first, results, after = asyncio.run(main())
+
+    assert isinstance(results[0], WorkerDied) and "code 3" in str(results[0])
+    assert [r[0] for r in results[1:]] == list(range(10))
+    pids = {pid for _v, pid in after}
+    assert len(pids) == 2 and pids != first  # one of the two is a new process
+
+
+def test_the_pool_moves_to_a_new_event_loop_and_closes_cleanly():
+    pool = ProcessPool(1)
+    assert asyncio.run(pool.run(echo, 1))[0] == 1
+    assert asyncio.run(pool.run(echo, 2))[0] == 2  # asyncio.run makes a new loop each time
+    processes = [w.process for w in pool._all]
+    pool.close()
+    assert all(not p.is_alive() for p in processes)
+
+
+PAGE = (
+    "<html><head><title>Smelter opens</title></head><body><article><h1>Smelter opens</h1>"
+    + "<p>The nickel smelter in Sulawesi started its first line on Monday, officials said.</p>" * 4
+    + "</article></body></html>"
+)
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_page():
+    extractor = Extractor(1)
+
+    async def main():
+        _value, pid = await extractor.run(echo, 0)
+        os.kill(pid, 9)  # as if lxml had crashed it on the previous page
+        await asyncio.sleep(0.2)
+        page = await extractor.extract(PAGE, "http://x.test/a.html")
+        return pid, page, await extractor.run(echo, 1)
+
+    try:
+        dead, page, (_value, pid) = asyncio.run(main())
+    finally:
+        extractor.close()
+    assert "first line on Monday" in page.text and page.title == "Smelter opens"
+    assert pid != dead
