@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 import time
 from collections import deque
@@ -48,6 +49,8 @@ def _serve(connection: Connection, parent: int) -> None:
     """
     with contextlib.suppress(OSError):
         os.nice(10)
+    # Ctrl-C reaches the whole process group; the daemon decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(
         target=_exit_with, args=(parent,), name="exit-with-parent", daemon=True
     ).start()
@@ -157,7 +160,7 @@ class ProcessPool:
         self._loop.remove_reader(worker.connection.fileno())
         future, worker.call = worker.call, None
         try:
-            ok, value = pickle.loads(worker.connection.recv_bytes())
+            answer = worker.connection.recv_bytes()
         except (EOFError, OSError):
             worker.process.join(timeout=0.5)
             if future is not None and not future.done():
@@ -166,6 +169,10 @@ class ProcessPool:
             self._replace(worker)
             self._dispatch()
             return
+        try:
+            ok, value = pickle.loads(answer)
+        except Exception as exc:  # a result that pickles but will not rebuild here
+            ok, value = False, RuntimeError(f"unreadable answer from a worker: {exc!r}")
         if future is not None and not future.done():
             if ok:
                 future.set_result(value)

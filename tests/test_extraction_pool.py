@@ -34,6 +34,21 @@ def die() -> None:
     os._exit(3)
 
 
+def _refuse_to_rebuild() -> None:
+    raise ValueError("cannot rebuild here")
+
+
+class Bomb:
+    """Pickles fine in the worker; unpickling it in the daemon raises."""
+
+    def __reduce__(self):
+        return (_refuse_to_rebuild, ())
+
+
+def make_bomb() -> Bomb:
+    return Bomb()
+
+
 @pytest.fixture
 def pool():
     made = ProcessPool(2)
@@ -58,6 +73,8 @@ def test_errors_come_home_with_their_type_or_at_least_their_message(pool):
             await pool.run(fail, "bad page")
         with pytest.raises(RuntimeError, match="Unpicklable: held a lock"):
             await pool.run(fail_unpicklably)
+        with pytest.raises(RuntimeError, match=r"unreadable answer.*cannot rebuild here"):
+            await asyncio.wait_for(pool.run(make_bomb), 10)
         return await pool.run(echo, 7)
 
     assert asyncio.run(main())[0] == 7
