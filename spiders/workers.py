@@ -88,7 +88,8 @@ class _Worker:
         )
         self.process.start()
         child.close()
-        self.call: asyncio.Future[Any] | None = None
+        # Sent and not yet answered, oldest first: the first is running, a second may wait.
+        self.calls: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
 
     def stop(self) -> None:
         self.connection.close()
@@ -99,12 +100,19 @@ class _Worker:
 
 
 class ProcessPool:
-    """``processes`` spawned workers answering picklable calls, started on first use."""
+    """``processes`` spawned workers answering picklable calls, started on first use.
+
+    An idle worker gets the next call; a busy one may also hold one more small
+    call (``QUEUED_MAX`` bytes, well inside a socket's send buffer, so the write
+    never blocks the loop) to start as soon as it answers, while the loop may be
+    busy writing a batch of articles.
+    """
+
+    QUEUED_MAX = 64 * 1024
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._context = multiprocessing.get_context("spawn")
-        self._idle: deque[_Worker] = deque()
         self._all: list[_Worker] = []
         self._waiting: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,7 +123,7 @@ class ProcessPool:
             self._adopt(loop)
         if not self._all:
             for _ in range(self.processes):
-                self._add_worker()
+                self._all.append(_Worker(self._context))
         future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((pickle.dumps((fn, args, kwargs), _PICKLE), future))
         self._dispatch()
@@ -124,61 +132,69 @@ class ProcessPool:
     def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
         """Readers belong to one loop; a pool moved to a new loop drops what the old one ran."""
         old = self._loop
-        busy = any(worker.call is not None for worker in self._all)
+        busy = [worker for worker in self._all if worker.calls]
         if busy and old is not None and not old.is_closed() and old.is_running():
             raise RuntimeError("the extraction pool is busy on another event loop")
-        for worker in [w for w in self._all if w.call is not None]:
-            worker.call = None  # its answer was for a loop that is gone
+        for worker in busy:  # their answers were for a loop that is gone
             self._all.remove(worker)
             worker.stop()
-            self._add_worker()
+            self._all.append(_Worker(self._context))
         self._loop = loop
 
-    def _add_worker(self) -> None:
-        worker = _Worker(self._context)
-        self._all.append(worker)
-        self._idle.append(worker)
-
     def _dispatch(self) -> None:
-        while self._idle and self._waiting:
-            payload, future = self._waiting.popleft()
+        while self._waiting:
+            payload, future = self._waiting[0]
             if future.done():  # cancelled while it waited
+                self._waiting.popleft()
                 continue
-            worker = self._idle.popleft()
+            worker = min(self._all, key=lambda w: len(w.calls))
+            if worker.calls and (len(worker.calls) > 1 or len(payload) > self.QUEUED_MAX):
+                return
+            self._waiting.popleft()
             try:
                 worker.connection.send_bytes(payload)
             except OSError:  # died while idle: replace it, and give the call to another
                 self._waiting.appendleft((payload, future))
                 self._replace(worker)
                 continue
-            worker.call = future
-            assert self._loop is not None
-            self._loop.add_reader(worker.connection.fileno(), self._answered, worker)
+            worker.calls.append((payload, future))
+            if len(worker.calls) == 1:
+                assert self._loop is not None
+                self._loop.add_reader(worker.connection.fileno(), self._answered, worker)
 
     def _answered(self, worker: _Worker) -> None:
-        assert self._loop is not None
-        self._loop.remove_reader(worker.connection.fileno())
-        future, worker.call = worker.call, None
         try:
             answer = worker.connection.recv_bytes()
         except (EOFError, OSError):
-            worker.process.join(timeout=0.5)
-            if future is not None and not future.done():
-                code = worker.process.exitcode
-                future.set_exception(WorkerDied(f"the worker exited (code {code})"))
-            self._replace(worker)
-            self._dispatch()
+            self._died(worker)
             return
+        _payload, future = worker.calls.popleft()
+        if not worker.calls:
+            assert self._loop is not None
+            self._loop.remove_reader(worker.connection.fileno())
         try:
             ok, value = pickle.loads(answer)
         except Exception as exc:  # a result that pickles but will not rebuild here
             ok, value = False, RuntimeError(f"unreadable answer from a worker: {exc!r}")
-        if future is not None and not future.done():
+        if not future.done():
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        self._idle.append(worker)
+        self._dispatch()
+
+    def _died(self, worker: _Worker) -> None:
+        """The oldest call is the one it died on; a call waiting behind it goes to another."""
+        assert self._loop is not None
+        self._loop.remove_reader(worker.connection.fileno())
+        worker.process.join(timeout=0.5)
+        (_payload, future), *queued = worker.calls
+        worker.calls.clear()
+        if not future.done():
+            code = worker.process.exitcode
+            future.set_exception(WorkerDied(f"the worker exited (code {code})"))
+        self._waiting.extendleft(reversed(queued))
+        self._replace(worker)
         self._dispatch()
 
     def _replace(self, worker: _Worker) -> None:
@@ -186,18 +202,18 @@ class ProcessPool:
                     worker.process.exitcode)  # fmt: skip
         self._all.remove(worker)
         worker.stop()
-        self._add_worker()
+        self._all.append(_Worker(self._context))
 
     def close(self) -> None:
         """Stop every worker; calls still waiting or running fail with :class:`WorkerDied`."""
         for worker in self._all:
-            if worker.call is not None:
-                if self._loop is not None and not self._loop.is_closed():
-                    self._loop.remove_reader(worker.connection.fileno())
-                if not worker.call.done():
-                    worker.call.set_exception(WorkerDied("the pool was closed"))
+            if worker.calls and self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(worker.connection.fileno())
+            for _payload, future in worker.calls:
+                if not future.done():
+                    future.set_exception(WorkerDied("the pool was closed"))
             worker.stop()
         for _payload, future in self._waiting:
             if not future.done():
                 future.set_exception(WorkerDied("the pool was closed"))
-        self._all, self._idle, self._waiting = [], deque(), deque()
+        self._all, self._waiting = [], deque()

@@ -129,3 +129,36 @@ def test_a_worker_killed_while_idle_is_replaced_before_the_next_page():
         extractor.close()
     assert "first line on Monday" in page.text and page.title == "Smelter opens"
     assert pid != dead
+
+
+def size_of(payload: str) -> int:
+    return len(payload)
+
+
+def test_a_call_queued_behind_one_that_kills_its_worker_still_runs():
+    pool = ProcessPool(1)  # one worker: the echo waits in its pipe behind die()
+
+    async def main():
+        await pool.run(echo, 0)
+        return await asyncio.gather(pool.run(die), pool.run(echo, 5), return_exceptions=True)
+
+    try:
+        died, (value, _pid) = asyncio.run(main())
+    finally:
+        pool.close()
+    assert isinstance(died, WorkerDied) and value == 5
+
+
+def test_large_calls_wait_for_an_idle_worker_instead_of_filling_its_pipe():
+    pool = ProcessPool(1)
+    big = "x" * (4 * ProcessPool.QUEUED_MAX)
+
+    async def main():
+        return await asyncio.wait_for(
+            asyncio.gather(*(pool.run(size_of, big) for _ in range(6))), 30
+        )
+
+    try:
+        assert asyncio.run(main()) == [len(big)] * 6
+    finally:
+        pool.close()
