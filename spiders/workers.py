@@ -6,7 +6,8 @@ wait for the GIL, and the daemon spent 0.8-1.3 ms of its own CPU per extracted
 page on the hand-over alone (measured: 2,000 benchmark pages, 2 workers). Here
 each worker has one pipe; the loop writes a pickled call to an idle worker and
 reads the answer when the pipe becomes readable (``loop.add_reader``): 0.2 ms
-per page, no threads. A worker has one call at a time, so a write never blocks.
+per page, no threads. A write never blocks the loop: it goes to a worker that
+is reading, or is small enough to wait in the pipe's buffer (see ProcessPool).
 
 A worker that dies (lxml can crash on hostile markup) fails only the call it
 was running, with :class:`WorkerDied`, and is replaced. Workers leave when
