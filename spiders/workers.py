@@ -57,10 +57,11 @@ def _serve(connection: Connection, parent: int) -> None:
     ).start()
     while True:
         try:
-            fn, args, kwargs = pickle.loads(connection.recv_bytes())
+            call = connection.recv_bytes()
         except (EOFError, OSError):
             return
         try:
+            fn, args, kwargs = pickle.loads(call)
             answer = pickle.dumps((True, fn(*args, **kwargs)), _PICKLE)
         except Exception as exc:  # the caller gets it, as if the call had run at home
             answer = _pickled_error(exc)
@@ -143,7 +144,7 @@ class ProcessPool:
         self._loop = loop
 
     def _dispatch(self) -> None:
-        while self._waiting:
+        while self._waiting and self._all:
             payload, future = self._waiting[0]
             if future.done():  # cancelled while it waited
                 self._waiting.popleft()

@@ -69,15 +69,21 @@ def test_many_calls_on_two_workers_each_get_their_own_answer(pool):
 
 def test_errors_come_home_with_their_type_or_at_least_their_message(pool):
     async def main():
+        await asyncio.gather(*(pool.run(echo, i) for i in range(4)))
+        started = {worker.process.pid for worker in pool._all}
         with pytest.raises(ValueError, match="bad page"):
             await pool.run(fail, "bad page")
         with pytest.raises(RuntimeError, match="Unpicklable: held a lock"):
             await pool.run(fail_unpicklably)
         with pytest.raises(RuntimeError, match=r"unreadable answer.*cannot rebuild here"):
             await asyncio.wait_for(pool.run(make_bomb), 10)
-        return await pool.run(echo, 7)
+        with pytest.raises(ValueError, match="cannot rebuild here"):  # unreadable in the worker
+            await asyncio.wait_for(pool.run(echo, Bomb()), 10)
+        return started, await pool.run(echo, 7)
 
-    assert asyncio.run(main())[0] == 7
+    started, (value, _pid) = asyncio.run(main())
+    assert value == 7
+    assert {worker.process.pid for worker in pool._all} == started  # no worker died of it
 
 
 def test_a_worker_that_dies_fails_its_call_only_and_is_replaced(pool):
