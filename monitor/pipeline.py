@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -75,13 +74,12 @@ class ArchiveSink:
         self.clock = clock
         self._outcomes: list[tuple[PollOutcome, datetime]] = []
         self._pending: list[FetchedArticle] = []
-        self._pending_urls: set[str] = set()
-        self._pending_sources: Counter[int] = Counter()
         self._written: dict[int, _Written] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     def known_urls(self, source_id: int, urls: list[str]) -> set[str]:
-        if self._pending_urls.intersection(urls):
+        waiting = {u for f in self._pending for u in (f.url, *f.aliases)}
+        if waiting.intersection(urls):
             self.write_pending()  # a waiting article is about to be met again: store it first
         canonical = {url: canonical_url(url) for url in urls}
         with self.archive.reader() as session:
@@ -98,8 +96,6 @@ class ArchiveSink:
     def accept_article(self, fetched: FetchedArticle) -> None:
         """Queue an article; it is stored by the time its source's outcome is recorded."""
         self._pending.append(fetched)
-        self._pending_urls.update(u for u in (fetched.url, *fetched.aliases) if u)
-        self._pending_sources[fetched.source_id] += 1
         if len(self._pending) >= ARTICLE_BATCH:
             self.write_pending()
         elif len(self._pending) == 1:
@@ -118,8 +114,6 @@ class ArchiveSink:
         those are reported on their sources' outcomes, whose validators are then dropped.
         """
         batch, self._pending = self._pending, []
-        self._pending_urls.clear()
-        self._pending_sources.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -219,7 +213,7 @@ class ArchiveSink:
         Delaying is safe: a source's validators are stored after its articles, and
         an outcome lost in a crash only means the next poll fetches in full.
         """
-        if self._pending_sources[outcome.source_id]:
+        if any(f.source_id == outcome.source_id for f in self._pending):
             self.write_pending()
         written = self._written.pop(outcome.source_id, None)
         if written is not None:
