@@ -56,20 +56,17 @@ def extract_page(html: str, url: str, *, want_date: bool = True) -> ExtractedPag
     then never used, and looking for it is the dearest part of the metadata.
     """
     head = html[:_HEAD_LIMIT]
+    meta = document = None
     try:
         tree = trafilatura.load_html(html)
-        meta = page_metadata(tree, url, want_date=want_date) if tree is not None else None
-        document = None
-        if tree is not None:
+        if tree is not None:  # bare_extraction works on its own copy of the tree
             document = trafilatura.bare_extraction(
-                tree,
-                url=url,
-                with_metadata=False,
-                include_comments=False,
-                include_tables=True,
+                tree, url=url, with_metadata=False, include_comments=False, include_tables=True
             )
+        if document is not None:
+            meta = page_metadata(tree, url, want_date=want_date)
     except Exception:  # trafilatura/lxml raise many types on broken markup
-        meta, document = None, None
+        meta = document = None
     if document is None or meta is None:
         return ExtractedPage("", "", None, None, page_language(head), canonical_link(head, url))
     return ExtractedPage(
