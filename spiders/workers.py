@@ -138,9 +138,7 @@ class ProcessPool:
         if busy and old is not None and not old.is_closed() and old.is_running():
             raise RuntimeError("the extraction pool is busy on another event loop")
         for worker in busy:  # their answers were for a loop that is gone
-            self._all.remove(worker)
-            worker.stop()
-            self._all.append(_Worker(self._context))
+            self._renew(worker)
         self._loop = loop
 
     def _dispatch(self) -> None:
@@ -157,7 +155,7 @@ class ProcessPool:
                 worker.connection.send_bytes(payload)
             except OSError:  # died while idle: replace it, and give the call to another
                 self._waiting.appendleft((payload, future))
-                self._replace(worker)
+                self._died(worker)
                 continue
             worker.calls.append((payload, future))
             if len(worker.calls) == 1:
@@ -187,21 +185,20 @@ class ProcessPool:
 
     def _died(self, worker: _Worker) -> None:
         """The oldest call is the one it died on; a call waiting behind it goes to another."""
-        assert self._loop is not None
-        self._loop.remove_reader(worker.connection.fileno())
         worker.process.join(timeout=0.5)
-        (_payload, future), *queued = worker.calls
-        worker.calls.clear()
-        if not future.done():
-            code = worker.process.exitcode
-            future.set_exception(WorkerDied(f"the worker exited (code {code})"))
-        self._waiting.extendleft(reversed(queued))
-        self._replace(worker)
+        code = worker.process.exitcode
+        log.warning("an extraction worker died (exit code %s); starting another", code)
+        if worker.calls:
+            assert self._loop is not None
+            self._loop.remove_reader(worker.connection.fileno())
+            (_payload, future), *queued = worker.calls
+            if not future.done():
+                future.set_exception(WorkerDied(f"the worker exited (code {code})"))
+            self._waiting.extendleft(reversed(queued))
+        self._renew(worker)
         self._dispatch()
 
-    def _replace(self, worker: _Worker) -> None:
-        log.warning("an extraction worker died (exit code %s); starting another",
-                    worker.process.exitcode)  # fmt: skip
+    def _renew(self, worker: _Worker) -> None:
         self._all.remove(worker)
         worker.stop()
         self._all.append(_Worker(self._context))
