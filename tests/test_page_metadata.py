@@ -11,12 +11,9 @@ import json
 import pytest
 import trafilatura
 
-from bench.sites import article_page as bench_page
-from monitor.demo.site import build_routes
 from spiders.extract import extract_page
 from spiders.page_metadata import DATE_OPTIONS, page_metadata
-
-BASE = "http://127.0.0.1:9"
+from tests.pages import BASE, html_pages
 
 
 def _page(head: str, body: str) -> str:
@@ -58,18 +55,7 @@ CRAFTED = {
 }
 
 
-def _pages() -> list[tuple[str, str, str]]:
-    pages = [
-        (name, f"{BASE}/crafted/{i}.html", html) for i, (name, html) in enumerate(CRAFTED.items())
-    ]
-    for path, route in sorted(build_routes(BASE).items()):
-        if route.headers.get("Content-Type", "").startswith("text/html"):
-            pages.append((path, BASE + path, route.body.decode()))
-    pages += [(f"bench {i}", f"{BASE}/a/{i}/3.html", bench_page(i, 3).decode()) for i in range(3)]
-    return pages
-
-
-PAGES = _pages()
+PAGES = html_pages(CRAFTED)
 
 
 @pytest.mark.parametrize(("name", "url", "html"), PAGES, ids=[p[0] for p in PAGES])
