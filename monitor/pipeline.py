@@ -5,7 +5,9 @@ call it through the :class:`spiders.items.Sink` protocol. An article and the
 alerts it owes are written in one transaction (never an article without its
 alerts, never an alert without its article). Articles arriving together share
 that transaction: a first poll stores hundreds a second, and a commit per article
-cost a fifth of the daemon's time. A batch is written when it holds
+cost a fifth of the daemon's time. Batches stay small all the same: writing one
+holds the event loop, and the extraction workers have only the calls queued in
+their pipes to go on with until it returns. A batch is written when it holds
 ``ARTICLE_BATCH`` articles, when its oldest has waited ``ARTICLE_DELAY_S``, or
 before the outcome of a source with articles in it is recorded, so a source's
 validators are still stored only after its articles. A crash loses at most the
@@ -44,7 +46,7 @@ from storage.sources import record_polls
 log = logging.getLogger(__name__)
 FUTURE_TOLERANCE = timedelta(hours=2)
 OUTCOME_BATCH = 200
-ARTICLE_BATCH = 64
+ARTICLE_BATCH = 16
 ARTICLE_DELAY_S = 0.5
 ArticleHook = Callable[[Session, StoredArticle, Sequence[Tag]], None]
 

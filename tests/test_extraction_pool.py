@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 
 import pytest
 
@@ -155,16 +156,50 @@ def test_a_call_queued_behind_one_that_kills_its_worker_still_runs():
     assert isinstance(died, WorkerDied) and value == 5
 
 
-def test_large_calls_wait_for_an_idle_worker_instead_of_filling_its_pipe():
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_busy_worker_holds_queued_calls_only_while_they_fit_its_pipe():
+    """Queued calls keep a worker going while the loop is busy; more than its pipe's
+    buffer holds would block the loop's write until the worker reads."""
     pool = ProcessPool(1)
-    big = "x" * (4 * ProcessPool.QUEUED_MAX)
 
     async def main():
-        return await asyncio.wait_for(
-            asyncio.gather(*(pool.run(size_of, big) for _ in range(6))), 30
-        )
+        await pool.run(echo, 0)  # the worker is up and idle
+        worker = pool._all[0]
+        running = asyncio.ensure_future(pool.run(nap, 0.5))
+        small = [asyncio.ensure_future(pool.run(size_of, "x" * 1000)) for _ in range(3)]
+        big = asyncio.ensure_future(pool.run(size_of, "x" * worker.room))
+        more = [asyncio.ensure_future(pool.run(size_of, "x" * 10)) for _ in range(10)]
+        await asyncio.sleep(0.2)  # every call has been handed out or left waiting
+        held, queued_bytes = len(worker.calls), worker.queued_bytes()
+        answers = await asyncio.wait_for(asyncio.gather(running, *small, big, *more), 30)
+        return held, queued_bytes, answers
 
     try:
-        assert asyncio.run(main()) == [len(big)] * 6
+        held, queued_bytes, answers = asyncio.run(main())
+    finally:
+        pool.close()
+    assert held == 4  # the nap and the three small calls; the big one waits its turn
+    assert 3000 < queued_bytes < 4000
+    assert answers[:4] == [0.5, 1000, 1000, 1000] and answers[5:] == [10] * 10
+
+
+def test_a_busy_worker_holds_a_bounded_number_of_calls():
+    pool = ProcessPool(1)
+
+    async def main():
+        await pool.run(echo, 0)
+        running = asyncio.ensure_future(pool.run(nap, 0.3))
+        small = [asyncio.ensure_future(pool.run(size_of, "x")) for _ in range(20)]
+        await asyncio.sleep(0.1)
+        held = len(pool._all[0].calls)
+        await asyncio.wait_for(asyncio.gather(running, *small), 30)
+        return held
+
+    try:
+        assert asyncio.run(main()) == 1 + ProcessPool.QUEUED_CALLS
     finally:
         pool.close()
