@@ -110,17 +110,21 @@ class _Worker:
 def _queue_room(connection: Connection, wanted: int = 1 << 20) -> int:
     """Bytes of calls that can wait in the pipe to a busy worker without a write blocking.
 
-    Linux doubles a socket's send buffer for its own bookkeeping and reports the
-    doubled size; half of what is left is the margin. The buffer is raised towards
-    1 MiB where the system allows it (net.core.wmem_max; often 208 KiB).
+    The send buffer is raised towards 1 MiB where the system allows it
+    (net.core.wmem_max, often 208 KiB). Linux then reports twice the size it
+    granted, the extra being its own bookkeeping; half of what it granted is
+    the room, a margin for the bookkeeping of many small writes.
     """
+    duplicate = os.dup(connection.fileno())
     try:
-        with socket.socket(fileno=os.dup(connection.fileno())) as sock:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, wanted)
-            return sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4
+        sock = socket.socket(fileno=duplicate)
     except OSError:  # not a socket (Windows pipes): one small call may wait
+        os.close(duplicate)
         return 16 * 1024
+    with sock:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, wanted)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4
 
 
 class ProcessPool:
@@ -129,10 +133,10 @@ class ProcessPool:
     An idle worker gets the next call; a busy one also holds up to ``QUEUED_CALLS``
     more, as many as fit its pipe's buffer (so the write never blocks the loop),
     to start on as soon as it answers. The loop writes articles in batches, and
-    while it does, workers live on what they hold: with one call queued, the
-    workers sat idle through each batch (bench/poll.py --n 200, 2 cores: first
-    poll 0.80x the baseline with one queued call and batches of 64, 0.97x with six
-    and batches of 16; medians of 3 rounds, twice).
+    while it does, workers live on what they hold: with one call queued, they
+    sat idle through each batch (bench/poll.py --n 200 on 2 cores, first poll
+    against the baseline, medians of 3 rounds: 0.80x and 0.83x with one queued
+    call and batches of 64; 1.12x, 1.04x and 1.06x with six and batches of 16).
     """
 
     QUEUED_CALLS = 6
